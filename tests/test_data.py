@@ -1,0 +1,78 @@
+import shutil
+import time
+
+import pytest
+import torch
+
+from hw7.data import SHA256, DataError, data_root, ensure_mnist, split_validation
+
+
+def test_shapes_range_and_labels(mnist):
+    assert mnist.train_x.shape == (60000, 784) and mnist.train_x.dtype == torch.float32
+    assert mnist.test_x.shape == (10000, 784) and mnist.test_y.dtype == torch.int64
+    assert mnist.train_x.min() == 0.0 and mnist.train_x.max() == 1.0
+    assert int(mnist.train_y[0]) == 5
+    counts = torch.bincount(mnist.train_y, minlength=10)
+    assert counts.sum() == 60000 and counts.min() > 5000  # every digit well represented
+    assert torch.bincount(mnist.test_y, minlength=10).tolist()[1] == 1135  # known count of "1"s
+
+
+def test_matches_torchvision_transform(mnist):
+    """Our whole-tensor load equals the assignment's ToTensor() + flatten, per sample."""
+    from torchvision import datasets, transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda x: x.view(-1))])
+    ds = datasets.MNIST(str(mnist.root), train=False, transform=tf)
+    for i in (0, 1234, 9999):
+        x, y = ds[i]
+        assert torch.equal(x, mnist.test_x[i]) and y == int(mnist.test_y[i])
+
+
+def test_validation_split_is_deterministic_and_disjoint():
+    fit, val = split_validation(10_000, seed=0)
+    fit2, val2 = split_validation(10_000, seed=0)
+    assert torch.equal(fit, fit2) and torch.equal(val, val2)
+    assert len(fit) == 50_000 and len(val) == 10_000
+    assert len(set(fit.tolist()) & set(val.tolist())) == 0
+    assert not torch.equal(split_validation(10_000, seed=1)[1], val)
+    with pytest.raises(ValueError, match="n_val"):
+        split_validation(0)
+
+
+def test_corrupt_file_is_rejected(tmp_path):
+    src = data_root() / "MNIST" / "raw"
+    if not src.is_dir():
+        pytest.skip("needs HW7_DATA")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in SHA256:
+        shutil.copy(src / name, raw / name)
+    with open(raw / "t10k-labels-idx1-ubyte", "r+b") as f:
+        f.truncate(5000)
+    with pytest.raises(DataError, match="Checksum mismatch.*t10k-labels-idx1-ubyte"):
+        ensure_mnist(tmp_path)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(SHA256)  # nothing added or removed
+
+
+def test_missing_data_gives_clear_error_fast(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DataError) as err:
+        ensure_mnist(tmp_path / "nowhere", sources=("local",))
+    message = str(err.value)
+    assert "HW7_DATA" in message and all(name in message for name in SHA256)
+    assert str(tmp_path / "nowhere") in message
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "nowhere" / "MNIST" / "raw").exists()  # nothing half-written
+
+
+def test_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("HW7_DATA", str(tmp_path))
+    assert data_root() == tmp_path.resolve()
+    assert data_root(tmp_path / "x") == (tmp_path / "x").resolve()
+    monkeypatch.delenv("HW7_DATA")
+    assert data_root().name == "data"
+
+
+def test_unknown_source_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="allowed"):
+        ensure_mnist(tmp_path, sources=("ftp",))
