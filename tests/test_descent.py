@@ -67,7 +67,7 @@ def test_bound_is_a_parameter():
 @pytest.mark.parametrize("method", ["gd", "momentum", "adam"])
 def test_error_record_matches_traj_record(method):
     etas = np.array([1e-5, 1e-4, 1e-3, 1e-2])
-    n = 3000  # more than one internal chunk of steps
+    n = 3000  # several internal blocks of steps
     full = run(method, rosenbrock_grad, START, n, etas)
     small = run(method, rosenbrock_grad, START, n, etas, record="error")
     assert small.traj is None and small.error.dtype == np.float32

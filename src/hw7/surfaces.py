@@ -34,7 +34,7 @@ def rosenbrock_grad(p: np.ndarray) -> np.ndarray:
     """
     x, y = _xy(p)
     r = y - x * x
-    g = np.empty(x.shape + (2,))
+    g = np.empty_like(p, dtype=float)  # same memory layout as p: a transposed batch stays fast
     g[..., 0] = 2 * (x - 1) - 400 * x * r
     g[..., 1] = 200 * r
     return g
@@ -53,7 +53,7 @@ def typo_grad(p: np.ndarray) -> np.ndarray:
     """∇ of :func:`typo`, shape ``[..., 2]``."""
     x, y = _xy(p)
     r = y - x * x
-    g = np.empty(x.shape + (2,))
+    g = np.empty_like(p, dtype=float)  # same memory layout as p: a transposed batch stays fast
     g[..., 0] = -2 * x - 400 * x * r
     g[..., 1] = 200 * r
     return g
