@@ -39,6 +39,44 @@ def cmd_bench(args: argparse.Namespace) -> None:
     bench(args.which)
 
 
+def cmd_run(args: argparse.Namespace) -> None:
+    import torch
+
+    from hw7.experiments import experiment
+    from hw7.sweep import train_many
+
+    torch.set_num_threads(args.threads)
+    for name in args.names:
+        configs = experiment(name)
+        records = train_many(configs, max_group=args.max_group, device=args.device)
+        best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
+        print(f"{name}: {len(records)} runs stored; best final accuracy "
+              f"{best['history']['eval_acc'][-1]:.4f} (lr {best['config']['lr']:g})")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from hw7.config import RunConfig
+    from hw7.sweep import train_many
+
+    torch.set_num_threads(args.threads)
+    config = RunConfig(sizes=tuple(args.sizes), activation=args.activation, init=args.init,
+                       dropout=args.dropout, optimizer=args.optimizer, lr=args.lr,
+                       momentum=args.momentum, betas=tuple(args.betas), weight_decay=args.weight_decay,
+                       schedule=args.schedule, step_size=args.step_size, gamma=args.gamma,
+                       batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                       data_seed=args.seed, eval_on=args.eval_on, augment=args.augment)
+    record = train_many([config], device=args.device)[0]
+    h = record["history"]
+    for e, (loss, acc) in enumerate(zip(h["train_loss"], h["eval_acc"])):
+        print(f"epoch {e + 1:3d}  train loss {loss if loss is not None else float('nan'):.4f}  "
+              f"{config.eval_on} accuracy {acc if acc is not None else float('nan'):.4f}")
+    if record["diverged_epoch"] is not None:
+        print(f"diverged in epoch {record['diverged_epoch'] + 1} (loss not finite)")
+    print(f"stored as results/runs/{record['key']}.json ({record['seconds']:.1f} s)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +99,37 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("bench", help="speed benchmarks, printed as ratios")
     p.add_argument("which", nargs="*", default=["descent", "training"])
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (one is as fast as two here)")
+    p.add_argument("--max-group", type=int, default=16, help="most configs trained as one stacked model")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.set_defaults(func=cmd_run)
+
+    from hw7.config import RunConfig
+    d = RunConfig()
+    p = sub.add_parser("train", help="train one config (through the run store) and print its accuracy per epoch")
+    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes))
+    p.add_argument("--activation", default=d.activation)
+    p.add_argument("--init", default=d.init)
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--optimizer", default=d.optimizer)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--betas", type=float, nargs=2, default=list(d.betas))
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--schedule", default=d.schedule)
+    p.add_argument("--step-size", type=int, default=d.step_size)
+    p.add_argument("--gamma", type=float, default=d.gamma)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--eval-on", default=d.eval_on)
+    p.add_argument("--augment", default=d.augment)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_train)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,127 @@
+"""A training run as plain data: a frozen dataclass that round-trips through JSON.
+
+Every field has the assignment's value as its default, so ``RunConfig()`` is the
+instructor's baseline: 784-30-10, sigmoid, Xavier normal, SGD with Nesterov
+momentum 0.8, weight decay 1e-5, learning rate 0.001, batch 10, 30 epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+INITS = ("xavier_normal", "kaiming_uniform", "kaiming_normal")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("none", "step", "cosine")
+SPLITS = ("test", "val")
+AUGMENTS = ("none", "affine", "elastic")
+
+# Fields that may differ between configs trained together in one stacked model;
+# every other field must be equal (same shapes, same stream of mini-batches).
+PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "seed")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    sizes: tuple[int, ...] = (784, 30, 10)
+    activation: str = "sigmoid"
+    init: str = "xavier_normal"
+    dropout: float = 0.0
+    optimizer: str = "sgd"
+    lr: float = 0.001
+    momentum: float = 0.8  # SGD only
+    nesterov: bool = True  # SGD only
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam only
+    weight_decay: float = 1e-5
+    schedule: str = "none"  # "step": lr * gamma ** (epoch // step_size); "cosine": to 0 at the end
+    step_size: int = 2
+    gamma: float = 0.7
+    batch_size: int = 10
+    epochs: int = 30
+    seed: int = 0  # initial weights (and dropout masks)
+    data_seed: int = 0  # order of the mini-batches (and augmentation draws)
+    eval_on: str = "test"  # "test": train on all 60k, evaluate on test; "val": train on 50k, evaluate on 10k held out
+    augment: str = "none"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)  # free-form notes, not part of the key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        validate(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}; allowed: {sorted(names)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def key(self, engine_version: int) -> str:
+        """Stable id of this run: hash of every field that affects training, and the engine version."""
+        d = self.to_dict()
+        d.pop("extra")
+        blob = json.dumps({"config": d, "engine": engine_version}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def group_key(self) -> tuple:
+        """Configs with equal group keys can be trained together as one stacked model."""
+        d = self.to_dict()
+        for name in PER_CONFIG + ("extra",):
+            d.pop(name)
+        return tuple(sorted((k, json.dumps(v)) for k, v in d.items()))
+
+    @property
+    def n_params(self) -> int:
+        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+
+
+def _check(ok: bool, name: str, value, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"invalid config field {name}={value!r}: {allowed}")
+
+
+def validate(c: RunConfig) -> None:
+    """Raise ``ValueError`` naming the field and the allowed values."""
+    _check(len(c.sizes) >= 2 and all(s > 0 for s in c.sizes), "sizes", c.sizes,
+           "need at least input and output sizes, all positive")
+    _check(c.sizes[0] == 784 and c.sizes[-1] == 10, "sizes", c.sizes, "MNIST needs 784 inputs and 10 outputs")
+    _check(c.activation in ACTIVATIONS, "activation", c.activation, f"one of {ACTIVATIONS}")
+    _check(c.init in INITS, "init", c.init, f"one of {INITS}")
+    _check(0.0 <= c.dropout < 1.0, "dropout", c.dropout, "in [0, 1)")
+    _check(c.optimizer in OPTIMIZERS, "optimizer", c.optimizer, f"one of {OPTIMIZERS}")
+    _check(c.lr > 0, "lr", c.lr, "must be positive")
+    _check(0.0 <= c.momentum < 1.0, "momentum", c.momentum, "in [0, 1)")
+    _check(not (c.nesterov and c.momentum == 0 and c.optimizer == "sgd"), "nesterov", c.nesterov,
+           "Nesterov needs momentum > 0")
+    _check(len(c.betas) == 2 and all(0.0 <= b < 1.0 for b in c.betas), "betas", c.betas, "two values in [0, 1)")
+    _check(c.weight_decay >= 0, "weight_decay", c.weight_decay, "must be >= 0")
+    _check(c.schedule in SCHEDULES, "schedule", c.schedule, f"one of {SCHEDULES}")
+    _check(c.step_size >= 1, "step_size", c.step_size, "must be >= 1")
+    _check(0 < c.gamma <= 1, "gamma", c.gamma, "in (0, 1]")
+    _check(c.batch_size >= 1, "batch_size", c.batch_size, "must be positive")
+    _check(c.epochs >= 1, "epochs", c.epochs, "must be positive")
+    _check(c.eval_on in SPLITS, "eval_on", c.eval_on, f"one of {SPLITS}")
+    _check(c.augment in AUGMENTS, "augment", c.augment, f"one of {AUGMENTS}")
+
+
+def lr_at(c: RunConfig, epoch: int) -> float:
+    """Learning rate during ``epoch`` (0-based), as torch's StepLR/CosineAnnealingLR give it."""
+    if c.schedule == "step":
+        return c.lr * c.gamma ** (epoch // c.step_size)
+    if c.schedule == "cosine":
+        import math
+        return c.lr * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
+    return c.lr

@@ -1,0 +1,184 @@
+"""K copies of one dense network trained together, each with its own hyperparameters.
+
+Why this exists: for a 784-30-10 network at batch 10 the cost of a training step
+is per-operation overhead (autograd, optimizer bookkeeping), not arithmetic. So
+we train K configurations that share a shape and a stream of mini-batches as one
+stacked model: the first layer of all K is one matrix product
+``[B, 784] @ [784, K*H]``, later layers are batched products over K, and the
+backward pass is written out by hand (three products per layer), which avoids
+autograd's overhead. ``torch.optim`` cannot hold a different learning rate per
+stacked model, so the SGD and Adam updates are written here too, following
+torch's own update equations (the tests check both against ``torch.optim``).
+
+All parameters live in one flat buffer, layer by layer (``W_0`` of all K configs,
+then ``b_0`` of all K, ...), so each layer's stacked weight is a contiguous view
+and one optimizer update covers every parameter of every config.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hw7.config import RunConfig
+from hw7.nets import Network
+
+
+def expand_per_config(values: list[float], index: torch.Tensor) -> torch.Tensor:
+    """Per-config scalars to one value per element of the flat parameter buffer."""
+    return torch.tensor(values, dtype=torch.float32, device=index.device)[index]
+
+
+class StackedMLP:
+    """Parameters, forward and hand-written backward of K networks of one shape."""
+
+    def __init__(self, configs: list[RunConfig], device: torch.device | str = "cpu"):
+        c0 = configs[0]
+        self.K, self.sizes, self.activation = len(configs), c0.sizes, c0.activation
+        self.dropout = c0.dropout
+        K, shapes = self.K, list(zip(c0.sizes[1:], c0.sizes[:-1]))
+        n = sum(K * (o * i + o) for o, i in shapes)
+        self.theta, self.grad = torch.empty(n, device=device), torch.zeros(n, device=device)
+        self.W, self.b, self.gW, self.gb, index, off = [], [], [], [], [], 0
+        for o, i in shapes:
+            for buf, views in ((self.theta, self.W), (self.grad, self.gW)):
+                views.append(buf[off:off + K * o * i].view(K, o, i))
+            index.append(torch.arange(K).repeat_interleave(o * i))
+            off += K * o * i
+            for buf, views in ((self.theta, self.b), (self.grad, self.gb)):
+                views.append(buf[off:off + K * o].view(K, o))
+            index.append(torch.arange(K).repeat_interleave(o))
+            off += K * o
+        self.config_index = torch.cat(index).to(device)  # which config each element of theta belongs to
+        for k, c in enumerate(configs):
+            torch.manual_seed(c.seed)  # the same initial weights as Network trained alone
+            net = Network(c.sizes, c.activation, c.init)
+            for l, layer in enumerate(net.layers):
+                self.W[l][k] = layer.weight.detach().to(device)
+                self.b[l][k] = layer.bias.detach().to(device)
+        self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+
+    # -- activations ------------------------------------------------------
+    def _act_(self, z: torch.Tensor) -> torch.Tensor:
+        if self.activation == "sigmoid":
+            return z.sigmoid_()
+        if self.activation == "relu":
+            return z.relu_()
+        return z.tanh_()
+
+    def _act_grad(self, h: torch.Tensor) -> torch.Tensor:
+        """Derivative of the activation, from its output."""
+        if self.activation == "sigmoid":
+            return h - h * h
+        if self.activation == "relu":
+            return (h > 0).to(h.dtype)
+        return 1 - h * h
+
+    def _dropout_mask(self, shape: tuple[int, int]) -> torch.Tensor:
+        """Inverted-dropout masks [K, B, H], each config from its own generator (so a
+        config's run does not depend on which others share its stack)."""
+        keep = 1.0 - self.dropout
+        masks = [torch.bernoulli(torch.full(shape, keep), generator=g) for g in self.dropout_gens]
+        return torch.stack(masks).to(self.theta.device) / keep
+
+    # -- forward / backward ------------------------------------------------
+    def forward(self, x: torch.Tensor, train: bool = False) -> tuple[torch.Tensor, list]:
+        """Logits [K, B, 10] for a shared batch x [B, 784]; also what backward needs."""
+        K, B, L = self.K, x.shape[0], len(self.W)
+        z = torch.addmm(self.b[0].reshape(-1), x, self.W[0].reshape(K * self.sizes[1], -1).t())
+        z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
+        saved = []  # per hidden layer: (activation output, dropout mask or None)
+        for l in range(1, L + 1):
+            if l == L:
+                return z, saved
+            h = self._act_(z)
+            mask = self._dropout_mask(h.shape[1:]) if train and self.dropout else None
+            saved.append((h, mask))
+            h_in = h * mask if mask is not None else h
+            z = torch.baddbmm(self.b[l].unsqueeze(1), h_in, self.W[l].transpose(1, 2))
+        return z, saved
+
+    def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy per config [K]; fills ``self.grad`` with its gradient."""
+        K, B, L = self.K, x.shape[0], len(self.W)
+        logits, saved = self.forward(x, train=True)
+        logp = logits.log_softmax(-1)
+        loss = -(logp * onehot).sum(-1).mean(1)
+        dz = logp.exp_().sub_(onehot).div_(B)  # d loss / d logits
+        for l in range(L - 1, 0, -1):
+            h, mask = saved[l - 1]
+            h_in = h * mask if mask is not None else h
+            torch.bmm(dz.transpose(1, 2), h_in, out=self.gW[l])
+            torch.sum(dz, 1, out=self.gb[l])
+            dh = torch.bmm(dz, self.W[l])
+            if mask is not None:
+                dh.mul_(mask)
+            dz = dh.mul_(self._act_grad(h))
+        dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
+        torch.mm(dz0.t(), x, out=self.gW[0].view(-1, x.shape[1]))
+        torch.sum(dz0, 0, out=self.gb[0].view(-1))
+        return loss
+
+    def weight_grad_norms(self) -> torch.Tensor:
+        """[L, K]: norm of each layer's weight gradient, per config."""
+        return torch.stack([g.reshape(self.K, -1).norm(dim=1) for g in self.gW])
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy and accuracy per config, [K] each."""
+        loss = torch.zeros(self.K, device=x.device)
+        correct = torch.zeros(self.K, device=x.device)
+        for xs, ys in zip(x.split(chunk), y.split(chunk)):
+            logits, _ = self.forward(xs)
+            loss += torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), ys.expand(self.K, -1), reduction="none").sum(1)
+            correct += (logits.argmax(-1) == ys).sum(1)
+        return loss / len(y), correct / len(y)
+
+
+class StackedSGD:
+    """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters."""
+
+    def __init__(self, model: StackedMLP, configs: list[RunConfig]):
+        idx = model.config_index
+        self.model, self.nesterov = model, configs[0].nesterov
+        self.momentum = expand_per_config([c.momentum for c in configs], idx)
+        self.weight_decay = expand_per_config([c.weight_decay for c in configs], idx)
+        self.buf = torch.zeros_like(model.theta)
+
+    def step(self, neg_lr: torch.Tensor) -> None:
+        p, g = self.model.theta, self.model.grad
+        g.addcmul_(p, self.weight_decay)
+        self.buf.mul_(self.momentum).add_(g)  # torch starts the buffer at g: the same as 0 * m + g
+        if self.nesterov:
+            g.addcmul_(self.buf, self.momentum)
+        else:
+            g.copy_(self.buf)
+        p.addcmul_(g, neg_lr)
+
+
+class StackedAdam:
+    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config."""
+
+    def __init__(self, model: StackedMLP, configs: list[RunConfig]):
+        idx = model.config_index
+        self.model, self.index, self.t = model, idx, 0
+        self.beta1 = torch.tensor([c.betas[0] for c in configs], dtype=torch.float64, device=idx.device)
+        self.beta2 = torch.tensor([c.betas[1] for c in configs], dtype=torch.float64, device=idx.device)
+        self.one_minus_beta1 = expand_per_config([1 - c.betas[0] for c in configs], idx)
+        self.one_minus_beta2 = expand_per_config([1 - c.betas[1] for c in configs], idx)
+        self.weight_decay = expand_per_config([c.weight_decay for c in configs], idx)
+        self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
+        self.scratch = torch.empty_like(model.theta)
+        self.eps = 1e-8
+
+    def step(self, neg_lr: torch.Tensor) -> None:
+        p, g = self.model.theta, self.model.grad
+        self.t += 1
+        bc1 = (1 - self.beta1 ** self.t).float()[self.index]
+        bc2_sqrt = (1 - self.beta2 ** self.t).sqrt().float()[self.index]
+        g.addcmul_(p, self.weight_decay)
+        self.m.lerp_(g, self.one_minus_beta1)
+        torch.mul(g, g, out=self.scratch)
+        self.v.lerp_(self.scratch, self.one_minus_beta2)
+        denom = torch.sqrt(self.v, out=self.scratch).div_(bc2_sqrt).add_(self.eps).mul_(bc1)
+        p.addcmul_(torch.div(self.m, denom, out=denom), neg_lr)  # p -= lr / bc1 * m / denom

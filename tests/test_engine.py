@@ -1,0 +1,187 @@
+"""The training engine: config validation, the stacked trainer against torch.optim, the run store."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from hw7 import store, sweep
+from hw7.config import RunConfig, lr_at
+from hw7.data import MNIST
+from hw7.nets import Network
+from hw7.training import make_optimizer, make_scheduler, train
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """500 training images (50 steps per epoch at batch 10) and 500 test images."""
+    return MNIST(mnist.train_x[:500], mnist.train_y[:500], mnist.test_x[:500], mnist.test_y[:500], mnist.root)
+
+
+# -- configs -------------------------------------------------------------------
+@pytest.mark.parametrize("field, value, message", [
+    ("sizes", (784, 0, 10), "sizes"),
+    ("sizes", (100, 10), "784"),
+    ("activation", "softplus", "activation.*sigmoid"),
+    ("init", "orthogonal", "init.*xavier_normal"),
+    ("optimizer", "rmsprop", "optimizer.*sgd"),
+    ("lr", 0.0, "lr"),
+    ("lr", -1e-3, "lr"),
+    ("batch_size", 0, "batch_size"),
+    ("schedule", "exp", "schedule"),
+    ("dropout", 1.0, "dropout"),
+])
+def test_invalid_config_names_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{field: value})
+
+
+def test_config_roundtrip_and_keys():
+    c = RunConfig(sizes=[784, 64, 10], betas=[0.8, 0.99], lr=0.01)
+    back = RunConfig.from_dict(json.loads(c.to_json()))
+    assert back == c and back.key(1) == c.key(1)
+    assert c.key(1) != c.key(2)  # the engine version is part of the key
+    assert c.key(1) != c.replace(lr=0.02).key(1)
+    assert c.group_key() == c.replace(lr=0.02, seed=5).group_key()  # per-config fields
+    assert c.group_key() != c.replace(batch_size=20).group_key()
+    with pytest.raises(ValueError, match="unknown config fields"):
+        RunConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_network_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="activation"):
+        Network([784, 10], activation="gelu")
+    with pytest.raises(ValueError, match="init"):
+        Network([784, 10], init="ones")
+    net = Network([784, 30, 10], "relu", "kaiming_uniform")
+    assert all(float(layer.bias.detach().abs().sum()) == 0 for layer in net.layers)
+    assert net(torch.zeros(2, 784)).shape == (2, 10)
+
+
+# -- stacked trainer vs torch.optim ----------------------------------------------
+def reference_params(c: RunConfig, data: MNIST, epochs: int) -> list[torch.Tensor]:
+    """One config alone: Network + torch.optim + torch's scheduler, batches from a seeded DataLoader."""
+    torch.manual_seed(c.seed)
+    net = Network(c.sizes, c.activation, c.init)
+    opt = make_optimizer(net, c.optimizer, c.lr, c.momentum, c.nesterov, c.betas, c.weight_decay)
+    sched = make_scheduler(opt, c.schedule, c.step_size, c.gamma, c.epochs)
+    loader = DataLoader(TensorDataset(data.train_x, data.train_y), batch_size=c.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(c.data_seed))
+    for _ in range(epochs):
+        for x, y in loader:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        if sched:
+            sched.step()
+    return [t.detach() for layer in net.layers for t in (layer.weight, layer.bias)]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_stacked_matches_torch_optim(small, optimizer):
+    """Three configs trained together equal each trained alone, after 250 steps, with StepLR."""
+    base = RunConfig(optimizer=optimizer, schedule="step", step_size=2, gamma=0.5, epochs=5)
+    if optimizer == "sgd":
+        configs = [base.replace(lr=0.05, momentum=0.8, weight_decay=1e-5, seed=1),
+                   base.replace(lr=0.02, momentum=0.5, weight_decay=1e-3, seed=2),
+                   base.replace(lr=0.1, momentum=0.9, weight_decay=0.0, seed=3)]
+    else:
+        configs = [base.replace(lr=0.003, betas=(0.9, 0.999), weight_decay=1e-5, seed=1),
+                   base.replace(lr=0.001, betas=(0.8, 0.99), weight_decay=1e-3, seed=2),
+                   base.replace(lr=0.002, betas=(0.95, 0.9), weight_decay=0.0, seed=3)]
+    model, hist, diverged = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y,
+                                      progress=False)
+    assert diverged == [None] * 3 and len(hist[0]["train_loss"]) == 5
+    for k, c in enumerate(configs):
+        stacked = [t[k] for pair in zip(model.W, model.b) for t in pair]
+        for ours, ref in zip(stacked, reference_params(c, small, 5)):
+            torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_train_with_dataloader_agrees_with_stacked(small):
+    """The assignment-style train() and the stacked path give the same per-epoch results."""
+    configs = [RunConfig(lr=0.05, epochs=2, seed=s) for s in (0, 1)]
+    _, hist, _ = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y, progress=False)
+    for c, h in zip(configs, hist):
+        torch.manual_seed(c.seed)
+        loader = DataLoader(TensorDataset(small.train_x, small.train_y), batch_size=10, shuffle=True,
+                            generator=torch.Generator().manual_seed(c.data_seed))
+        ref = train(Network(c.sizes), loader, epochs=2, eta=c.lr, test_data=(small.test_x, small.test_y))
+        for key in ("train_loss", "eval_loss", "eval_acc", "grad_ratio"):
+            assert ref[key] == pytest.approx(h[key], rel=1e-4), key
+        assert ref["grad_norms"][1] == pytest.approx(h["grad_norms"][1], rel=1e-4)
+
+
+def test_divergence_is_recorded_and_others_continue(small):
+    ok = RunConfig(sizes=(784, 30, 10), activation="relu", init="kaiming_uniform", lr=0.01, epochs=3)
+    bad = ok.replace(lr=1e4, seed=1)
+    _, hist, diverged = sweep.fit([ok, bad], small.train_x, small.train_y, small.test_x, small.test_y,
+                                  progress=False)
+    _, alone, _ = sweep.fit([ok], small.train_x, small.train_y, small.test_x, small.test_y, progress=False)
+    assert diverged[0] is None and diverged[1] is not None
+    assert len(hist[1]["train_loss"]) == diverged[1] + 1 and hist[1]["train_loss"][-1] is None
+    assert hist[0]["eval_acc"] == pytest.approx(alone[0]["eval_acc"], abs=1e-6)
+
+
+def test_lr_schedules():
+    c = RunConfig(lr=1.0, schedule="step", step_size=2, gamma=0.5, epochs=10)
+    assert [lr_at(c, e) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    cos = c.replace(schedule="cosine")
+    assert lr_at(cos, 0) == 1.0 and lr_at(cos, 5) == pytest.approx(0.5) and lr_at(cos, 10) < 1e-12
+
+
+# -- run store -------------------------------------------------------------------
+def test_store_trains_missing_only_and_resumes(small, tmp_path, monkeypatch):
+    configs = [RunConfig(lr=lr, epochs=1, batch_size=50) for lr in (0.1, 0.2)]
+    calls = []
+    real = sweep.train_group
+    monkeypatch.setattr(sweep, "train_group", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
+    first = sweep.train_many(configs[:1], small, root=tmp_path, progress=False)
+    both = sweep.train_many(configs, small, root=tmp_path, progress=False)
+    assert calls == [1, 1]  # the second call trained only the missing config
+    assert both[0] == first[0]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        f"{c.key(store.ENGINE_VERSION)}.json" for c in configs)  # no temp files left
+    df = store.frame(both)
+    assert len(df) == 2 and set(df["lr"]) == {0.1, 0.2} and df["eval_acc"].between(0, 1).all()
+    with pytest.raises(RuntimeError, match="not in the store"):
+        sweep.train_many([configs[0].replace(lr=0.3)], small, root=tmp_path, train_missing=False)
+
+
+def test_store_writes_atomically(tmp_path, monkeypatch):
+    record = {"key": "abc", "engine_version": store.ENGINE_VERSION, "x": 1}
+    store.save(record, tmp_path)
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", broken_dump)
+    with pytest.raises(OSError):
+        store.save(dict(record, x=2), tmp_path)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["abc.json"]
+    assert json.loads((tmp_path / "runs" / "abc.json").read_text())["x"] == 1
+
+
+def test_stored_run_integrity(mnist):
+    """Re-train a stored run's whole group for one epoch: its first-epoch numbers come back.
+
+    Exact on the machine that stored it; the tolerance allows another processor's
+    rounding, and is far below what a change in the training semantics produces.
+    """
+    records = [r for r in store.all_records() if r["config"]["sizes"] == [784, 30, 10]]
+    if not records:
+        pytest.skip("no stored 784-30-10 run yet")
+    record = min(records, key=lambda r: (r["group_size"], r["key"]))
+    by_key = {r["key"]: r for r in store.all_records()}
+    group = [RunConfig.from_dict(by_key[k]["config"]) for k in record["group"]]
+    fresh = {r["key"]: r for r in sweep.train_group(group, mnist, epochs=1, progress=False)}
+    for key in record["group"]:
+        stored, again = by_key[key]["history"], fresh[key]["history"]
+        if stored["train_loss"][0] is None:
+            assert again["train_loss"][0] is None
+            continue
+        assert again["train_loss"][0] == pytest.approx(stored["train_loss"][0], rel=1e-3)
+        assert again["eval_acc"][0] == pytest.approx(stored["eval_acc"][0], abs=2e-3)
+        assert math.isclose(again["grad_ratio"][0], stored["grad_ratio"][0], rel_tol=1e-3)
