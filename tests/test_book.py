@@ -1,0 +1,79 @@
+"""Render the whole real book through hw7.render (HTML and PDF) and check the result.
+
+Uses the project's jupyter cache (cold in CI, so every chapter really executes)
+and writes into a temporary folder, leaving _book/ alone.
+"""
+
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from hw7.qmd import load_book
+from hw7.render import number_book, render_book
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_book(ROOT)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    result = render_book(root=ROOT, out_dir=tmp_path_factory.mktemp("book"), quiet=True)
+    return result, result.files["html"].read_text(encoding="utf-8")
+
+
+def plain(text: str) -> str:
+    """Compare text the way a reader sees it: ligatures undone, whitespace collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text))
+
+
+def test_no_stderr_warnings_or_errors_in_cells(rendered):
+    result, html = rendered
+    assert result.diagnostics == []
+    assert not re.search(r'class="[^"]*cell-output-stderr', html)
+    assert "Traceback" not in html
+
+
+def test_every_chapter_is_present(book, rendered):
+    _, html = rendered
+    text = plain(re.sub(r"<[^>]+>", "", html))
+    for ch in book.chapters:
+        assert plain(ch.title) in text, ch.path.name
+
+
+def test_every_figure_is_numbered_embedded_and_described(book, rendered):
+    _, html = rendered
+    nums = number_book(book)
+    figures = [c for ch in book.chapters for c in ch.cells if c.label.startswith("fig-")]
+    for cell in figures:
+        m = re.search(rf'<(figure|div) id="{cell.label}".*?</\1>', html, re.S)
+        assert m, f"{cell.label} is not in the HTML"
+        assert 'src="data:image/png;base64,' in m.group(0), f"{cell.label} is not embedded"
+        assert f"{nums.label[cell.label]}:" in m.group(0), f"{cell.label} has no number"
+    for cell in (c for ch in book.chapters for c in ch.cells if c.label.startswith("tbl-")):
+        assert f'id="{cell.label}"' in html and f"{nums.label[cell.label]}:" in html
+    for img in re.findall(r"<img\b[^>]*>", html):
+        assert re.search(r'\balt="[^"]+"', img), f"image without alt text: {img[:120]}"
+
+
+def test_no_unresolved_references(rendered):
+    _, html = rendered
+    prose = re.sub(r"<(pre|code)\b.*?</\1>", "", html, flags=re.S)
+    assert "??" not in prose
+    assert not re.search(r"@(fig|tbl|sec)-", prose)
+
+
+def test_pdf(book, rendered):
+    pypdf = pytest.importorskip("pypdf")
+    result, _ = rendered
+    reader = pypdf.PdfReader(result.files["pdf"])
+    assert len(reader.pages) >= len(book.chapters) + 2  # title page, contents
+    text = plain(" ".join(page.extract_text() for page in reader.pages))
+    assert plain(book.title) in text
+    for ch in book.chapters:
+        assert plain(ch.title) in text, ch.path.name

@@ -1,0 +1,65 @@
+"""Static checks of every chapter listed in _quarto.yml (and of the fixture book).
+
+Quarto silently ignores a misspelt option and renders a missing reference as
+"??"; these checks catch both before anything is executed.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hw7.qmd import load_book, option_problems, references
+from hw7.render import number_book
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOKS = [ROOT, ROOT / "tests" / "fixtures" / "book"]
+# A cell plots when, at top level, it makes a figure, shows one or ends with one.
+PLOTS = re.compile(r"^(?:[\w, ]+=\s*)?[\w.]*\b(?:subplots|figure)\(|^plt\.show\(|"
+                   r"^(?:display\()?fig\w*\)?\s*$", re.M)
+
+
+def chapters() -> list:
+    return [pytest.param(book, ch, id=str(ch.path.relative_to(ROOT)))
+            for book in map(load_book, BOOKS) for ch in book.chapters]
+
+
+@pytest.mark.parametrize("book, chapter", chapters())
+def test_option_spelling(book, chapter):
+    assert option_problems(chapter.path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("book, chapter", chapters())
+def test_figures_and_tables_are_labelled_and_captioned(book, chapter):
+    for cell in chapter.cells:
+        shown = cell.options.get("include") is not False and cell.options.get("output") is not False
+        where = f"{chapter.path.name}:{cell.line}"
+        if shown and PLOTS.search(cell.code):
+            assert cell.label.startswith("fig-"), f"{where}: a plotting cell needs a fig- label"
+        if cell.label.startswith("fig-"):
+            assert cell.options.get("fig-cap"), f"{where}: {cell.label} has no fig-cap"
+            assert cell.options.get("fig-alt"), f"{where}: {cell.label} has no fig-alt"
+        if cell.label.startswith("tbl-"):
+            assert cell.options.get("tbl-cap"), f"{where}: {cell.label} has no tbl-cap"
+        assert "fig-cap" not in cell.options or cell.label.startswith("fig-"), where
+        assert "tbl-cap" not in cell.options or cell.label.startswith("tbl-"), where
+
+
+@pytest.mark.parametrize("root", BOOKS, ids=["book", "fixture"])
+def test_references(root):
+    book = load_book(root)
+    targets = number_book(book).label
+    referenced = set()
+    for ch in book.chapters:
+        for label, line in references(ch):
+            assert label in targets, f"{ch.path.name}:{line}: @{label} has no target"
+            referenced.add(label)
+    labels = [c.label for ch in book.chapters for c in ch.cells if c.label]
+    assert len(labels) == len(set(labels)), "duplicate cell labels"
+    unreferenced = [x for x in labels if x.startswith(("fig-", "tbl-")) and x not in referenced]
+    assert unreferenced == [], "every figure and table must be referred to in the text"
+
+
+def test_lint_catches_misspelt_options():
+    text = "```{python}\n#|label: fig-a\n# | fig-cap: x\n#| colour: red\n#| echo: false\n```\n"
+    assert [n for n, _ in option_problems(text)] == [2, 3, 4]
