@@ -1,0 +1,347 @@
+"""Problem 1: the runs, tables and figures of the optimizer chapter.
+
+Every run starts at (−4, −2) and takes 10⁵ steps. Each method is run once over
+a grid of 41 log-spaced learning rates (one vectorized call); the assignment's
+learning rates 10⁻⁴, 10⁻³, 10⁻² are grid points, so its runs are read from
+the same sweeps. Results are cached for the life of the process (one render).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FuncFormatter
+
+from hw7 import style
+from hw7.descent import LABELS, Descent, run, steps_to
+from hw7.surfaces import F_MIN, MINIMUM, rosenbrock, rosenbrock_grad, typo, typo_grad
+
+START = np.array([-4.0, -2.0])
+N_STEPS = 100_000
+ETAS = np.logspace(-6, -1, 41)  # 8 per decade, so 1e-4, 1e-3 and 1e-2 are grid points
+TOLS = (1e-1, 1e-3, 1e-6)
+LATE = 10_000  # steps at the end over which the settled ("late") error is measured
+XLIM, YLIM = (-4.6, 4.4), (-3.0, 8.5)  # every path of (b)-(d) fits: one frame for all
+ZOOM = dict(xlim=(0.55, 1.3), ylim=(0.25, 1.7))
+EPS_OUTSIDE_COLOR = style.OKABE_ITO[4]
+_SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+# --- formatting --------------------------------------------------------------
+
+def sci(x: float, digits: int = 2) -> str:
+    """``1.3 × 10⁻²``: a number for prose and tables."""
+    if x == 0 or not np.isfinite(x):
+        return str(x)
+    exp = int(np.floor(np.log10(abs(x))))
+    mant = x / 10.0**exp
+    if round(mant, digits - 1) >= 10:  # 9.96 rounds up to the next power
+        mant, exp = mant / 10, exp + 1
+    return f"{mant:.{digits - 1}f} × 10{str(exp).translate(_SUP)}"
+
+
+def steps_str(n: int) -> str:
+    """A step count with thousands separators, or "never" for −1."""
+    return "never" if n < 0 else f"{int(n):,}"
+
+
+def md_table(df: pd.DataFrame) -> Markdown:
+    """A DataFrame as a Markdown table (what a ``tbl-`` cell displays)."""
+    return Markdown(df.to_markdown(index=False))
+
+
+# --- runs --------------------------------------------------------------------
+
+@cache
+def sweep(method: str, eps_inside: bool = True) -> Descent:
+    """One method over all of ``ETAS`` from ``START``: full trajectories, [41, 10⁵ + 1, 2]."""
+    kw = {} if method != "adam" else {"eps_inside": eps_inside}
+    return run(method, rosenbrock_grad, START, N_STEPS, ETAS, **kw)
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One run of a sweep, with the numbers the chapter quotes."""
+
+    method: str
+    eta: float
+    traj: np.ndarray  # (N_STEPS + 1, 2)
+    error: np.ndarray  # (N_STEPS + 1,) distance to (1, 1)
+    diverged_at: int  # −1 if never
+
+    @property
+    def label(self) -> str:
+        return f"{LABELS[self.method]}, η = {sci(self.eta, 1)}"
+
+    @property
+    def final_error(self) -> float:
+        return float(self.error[-1])
+
+    @property
+    def final_gap(self) -> float:
+        return float(rosenbrock(self.traj[-1]) - F_MIN)
+
+    def steps(self, tol: float) -> int:
+        """First step with distance to (1, 1) below ``tol``; −1 if never."""
+        return int(steps_to(self.error, tol))
+
+    def path(self) -> np.ndarray:
+        """The trajectory up to its divergence (the frozen tail left out)."""
+        return self.traj if self.diverged_at < 0 else self.traj[: self.diverged_at]
+
+
+def case(method: str, eta: float, eps_inside: bool = True) -> Case:
+    """The run of ``method`` at grid learning rate ``eta``."""
+    i = np.flatnonzero(np.isclose(ETAS, eta, rtol=1e-9))
+    if len(i) != 1:
+        raise ValueError(f"eta = {eta} is not on the learning-rate grid")
+    res, i = sweep(method, eps_inside), int(i[0])
+    return Case(method, float(ETAS[i]), res.traj[i], res.error[i], int(res.diverged_at[i]))
+
+
+def late_error(res: Descent, last: int = LATE) -> np.ndarray:
+    """Median distance to (1, 1) over the last ``last`` steps of each run.
+
+    ADAM at a fixed η ends up oscillating around the minimum, so its error at
+    one step is a lottery draw within the oscillation; the median is the level
+    it settles at (for the monotone methods it is close to the final error).
+    """
+    return np.median(res.error[..., -last:], axis=-1)
+
+
+def summary_table(cases: list[Case]) -> pd.DataFrame:
+    """Final errors and steps to each tolerance, one row per run."""
+    return pd.DataFrame({
+        "method": [LABELS[c.method] for c in cases],
+        "η": [sci(c.eta, 1) for c in cases],
+        "final ‖p − (1,1)‖": [sci(c.final_error) if c.diverged_at < 0 else "diverged" for c in cases],
+        "final f − f*": [sci(c.final_gap) if c.diverged_at < 0 else "diverged" for c in cases],
+        **{f"steps to < {sci(t, 1)}": [steps_str(c.steps(t)) for c in cases] for t in TOLS},
+    })
+
+
+# --- the typo ------------------------------------------------------------------
+
+@cache
+def typo_runs() -> dict[str, Descent]:
+    """The three methods at η = 10⁻⁴ on the function as printed in the assignment."""
+    return {m: run(m, typo_grad, START, N_STEPS, 1e-4) for m in LABELS}
+
+
+def typo_table() -> pd.DataFrame:
+    """Where each method is after 10⁵ steps on the printed function, and f there."""
+    runs = typo_runs()
+    return pd.DataFrame({
+        "method": [LABELS[m] for m in runs],
+        "final x": [f"{r.final[0]:.2f}" for r in runs.values()],
+        "final y": [f"{r.final[1]:.2f}" for r in runs.values()],
+        "final f (printed function)": [f"{typo(r.final):.1f}" for r in runs.values()],
+    })
+
+
+def plot_typo():
+    """Left: both functions along the valley floor y = x². Right: paths on the printed function."""
+    fig, (a, b) = style.figure(1, 2, height=2.9)
+    x = np.linspace(-8, 8, 400)
+    floor = np.stack([x, x**2], axis=-1)
+    a.plot(x, typo(floor), color=style.OKABE_ITO[3], label="as printed: 1 − x²")
+    a.plot(x, rosenbrock(floor), color=style.OKABE_ITO[7], ls="--", label="Rosenbrock: (1 − x)²")
+    a.set(xlabel="x", ylabel="f(x, x²)", title="Along the valley floor y = x²", ylim=(-70, 90))
+    a.legend(loc="lower left")
+
+    gx, gy = np.meshgrid(np.linspace(-8, 8, 300), np.linspace(-5, 60, 300))
+    levels = [-60, -30, -10, 0, 10, 100, 1000, 10000]
+    b.contour(gx, gy, typo(np.stack([gx, gy], -1)), levels=levels, colors="0.6", linewidths=0.6)
+    for m, r in typo_runs().items():
+        b.plot(*r.traj.T, color=style.METHOD_COLORS[m], label=LABELS[m])
+        b.plot(*r.final, "o", color=style.METHOD_COLORS[m], ms=4)
+    _mark_points(b)
+    b.set(xlabel="x", ylabel="y", title="Paths on the printed function, η = 10⁻⁴")
+    b.legend(loc="upper center")
+    style.save(fig, "p1-typo")
+    return fig
+
+
+# --- contour and paths ---------------------------------------------------------
+
+def _grid(xlim=XLIM, ylim=YLIM, n: int = 400):
+    gx, gy = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    return gx, gy, rosenbrock(np.stack([gx, gy], axis=-1))
+
+
+def _mark_points(ax, start: bool = True) -> None:
+    ax.plot(*MINIMUM, marker="*", ms=11, color="white", mec="black", mew=0.8, ls="none",
+            label="minimum (1, 1)", zorder=5)
+    if start:
+        ax.plot(*START, marker="s", ms=6, color="black", ls="none", label="start (−4, −2)", zorder=5)
+
+
+def plot_contour():
+    """(a): filled contours of Rosenbrock, log-spaced levels, minimum and start marked."""
+    fig, ax = style.figure(height=3.6)
+    gx, gy, f = _grid()
+    levels = np.logspace(-2, 5, 15)
+    cs = ax.contourf(gx, gy, f, levels=levels, norm=LogNorm(), cmap="viridis", extend="both")
+    ax.contour(gx, gy, f, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
+    xv = np.linspace(XLIM[0], XLIM[1], 200)
+    ax.plot(xv, xv**2, color="white", ls=":", lw=1, label="valley floor y = x²")
+    _mark_points(ax)
+    ax.set(xlim=XLIM, ylim=YLIM, xlabel="x", ylabel="y")
+    ax.grid(False)
+    fig.colorbar(cs, ax=ax, label="f(x, y)  (log scale)", ticks=levels[::2])
+    ax.legend(loc="lower right", labelcolor="white", facecolor="0.25", frameon=True, framealpha=0.7)
+    style.save(fig, "p1-contour")
+    return fig
+
+
+def _faint_contour(ax, xlim, ylim) -> None:
+    gx, gy, f = _grid(xlim, ylim, 300)
+    ax.contour(gx, gy, f, levels=np.logspace(-3, 5, 17), colors="0.7", linewidths=0.5)
+
+
+def _style_for(c: Case, cases: list[Case]) -> dict:
+    """Colour by method; a second run of the same method is dashed."""
+    same = [d for d in cases if d.method == c.method]
+    return dict(color=style.METHOD_COLORS[c.method], ls="-" if same[0] is c else "--")
+
+
+def plot_paths(cases: list[Case], name: str):
+    """Paths on the contour: the full frame of (b)-(d), and a zoom around (1, 1)."""
+    fig, axes = style.figure(1, 2, height=3.0)
+    for ax, lims in zip(axes, (dict(xlim=XLIM, ylim=YLIM), ZOOM)):
+        _faint_contour(ax, lims["xlim"], lims["ylim"])
+        for c in cases:
+            path = c.path()
+            ax.plot(*path.T, lw=1.0, label=c.label, **_style_for(c, cases))
+            if c.diverged_at >= 0:  # left the plot; say where it went
+                ax.plot(*path[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5)
+        _mark_points(ax, start=ax is axes[0])
+        ax.set(xlabel="x", ylabel="y", **lims)
+        ax.grid(False)
+    axes[0].set_title("Whole path")
+    axes[1].set_title("Near the minimum")
+    for c in cases:
+        if c.diverged_at >= 0:
+            x, y = c.path().T
+            off = int(np.argmax((x < XLIM[0]) | (x > XLIM[1]) | (y < YLIM[0]) | (y > YLIM[1])))
+            axes[0].annotate(f"{LABELS[c.method]}: off the plot at step {off},\n"
+                             f"diverged at step {c.diverged_at} (|x| or |y| > 10⁶)",
+                             xy=(0.02, 0.98), xycoords="axes fraction", va="top", fontsize=8,
+                             color=style.METHOD_COLORS[c.method])
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    style.save(fig, name)
+    return fig
+
+
+def plot_errors(cases: list[Case], name: str, gap: bool = True):
+    """log₁₀ distance to (1, 1) (and log₁₀ (f − f*)) against the step; dotted: 10⁻¹, 10⁻³, 10⁻⁶."""
+    fig, axes = style.figure(1, 2 if gap else 1, height=2.8, squeeze=False)
+    axes = axes[0]
+    steps = np.arange(N_STEPS + 1)
+    kinds = [("log₁₀ ‖p − (1, 1)‖", lambda c: c.error)]
+    if gap:
+        kinds.append(("log₁₀ (f − f*)", lambda c: rosenbrock(c.traj) - F_MIN))
+    for ax, (ylabel, err) in zip(axes, kinds):
+        for c in cases:
+            stop = N_STEPS + 1 if c.diverged_at < 0 else c.diverged_at
+            with np.errstate(divide="ignore"):  # f − f* can be exactly 0 at the end
+                y = np.log10(err(c)[:stop])
+            ax.plot(steps[:stop], y, lw=1.0, label=c.label, **_style_for(c, cases))
+            if c.diverged_at >= 0:
+                ax.plot(steps[stop - 1], y[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5)
+        ax.set(xlabel="step", ylabel=ylabel, xlim=(0, N_STEPS))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k" if v else "0"))
+    for t in TOLS:  # the thresholds of the tables
+        axes[0].axhline(np.log10(t), color="0.5", lw=0.6, ls=":")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    style.save(fig, name)
+    return fig
+
+
+# --- learning-rate map and epsilon placement ------------------------------------
+
+def lr_table() -> pd.DataFrame:
+    """Per method: stable range on the grid, where 10⁻³ is reached, the fastest and the most accurate η."""
+    rows = []
+    for m in LABELS:
+        r = sweep(m)
+        ok = ~r.diverged
+        to3 = steps_to(r.error, 1e-3)
+        hit = to3 >= 0
+        fast = np.flatnonzero(hit)[np.argmin(to3[hit])] if hit.any() else None
+        late = late_error(r)
+        best = np.flatnonzero(ok)[np.argmin(late[ok])]
+        rows.append({
+            "method": LABELS[m],
+            "largest η without divergence": sci(ETAS[ok].max(), 2) if ok.any() else "none",
+            "η reaching 10⁻³ in 10⁵ steps": (f"{sci(ETAS[hit].min(), 2)} – {sci(ETAS[hit].max(), 2)}"
+                                             if hit.any() else "none"),
+            "fastest η to 10⁻³ (steps)": (f"{sci(ETAS[fast], 2)} ({steps_str(to3[fast])})"
+                                          if fast is not None else "none"),
+            "most accurate η (late error)": f"{sci(ETAS[best], 2)} ({sci(late[best])})",
+        })
+    return pd.DataFrame(rows)
+
+
+def plot_lr_map():
+    """Late error and steps to 10⁻³ against η for each method; × = diverged (one row per method)."""
+    fig, (a, b) = style.figure(1, 2, height=3.0)
+    top = 3.2  # log₁₀ error of the first row of × marks
+    for row, m in enumerate(LABELS):
+        r, color = sweep(m), style.METHOD_COLORS[m]
+        ok = ~r.diverged
+        a.plot(ETAS[ok], np.log10(late_error(r)[ok]), "o-", ms=3, color=color, label=LABELS[m])
+        a.plot(ETAS[~ok], np.full((~ok).sum(), top - 0.9 * row), "x", ms=5, color=color)
+        to3 = steps_to(r.error, 1e-3)
+        hit = to3 >= 0
+        b.plot(ETAS[hit], to3[hit], "o-", ms=3, color=color, label=LABELS[m])
+    a.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
+    a.text(1.3e-6, top, "× diverged", fontsize=8, va="center")
+    a.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖",
+          title="Settled error (median, last 10⁴ steps)", ylim=(-14, top + 0.8))
+    b.set(xscale="log", yscale="log", xlabel="learning rate η", ylabel="steps",
+          title="Steps to ‖p − (1, 1)‖ < 10⁻³", xlim=a.get_xlim())
+    a.legend(loc="lower left")
+    style.save(fig, "p1-lr-map")
+    return fig
+
+
+def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
+    """ADAM with ε inside vs outside the root: final and late error, steps to 10⁻³ and 10⁻⁶."""
+    rows = []
+    for eta in etas:
+        for inside in (True, False):
+            c = case("adam", eta, eps_inside=inside)
+            rows.append({"η": sci(eta, 1), "ε": "inside √ (assignment)" if inside else "outside √ (PyTorch)",
+                         "final ‖p − (1,1)‖": sci(c.final_error),
+                         "late ‖p − (1,1)‖": sci(float(np.median(c.error[-LATE:]))),
+                         "steps to < 10⁻³": steps_str(c.steps(1e-3)),
+                         "steps to < 10⁻⁶": steps_str(c.steps(1e-6))})
+    return pd.DataFrame(rows)
+
+
+def eps_ratio() -> tuple[float, float]:
+    """Smallest and largest late-error ratio (ε inside / outside) over the η that reach 10⁻³."""
+    inside, outside = sweep("adam", True), sweep("adam", False)
+    hit = (steps_to(inside.error, 1e-3) >= 0) & (steps_to(outside.error, 1e-3) >= 0)
+    ratio = late_error(inside)[hit].astype(float) / late_error(outside)[hit]
+    return float(ratio.min()), float(ratio.max())
+
+
+def plot_eps():
+    """Late error against η for ADAM with ε inside and outside the square root."""
+    fig, ax = style.figure(height=2.6)
+    for inside, color, ls in ((True, style.METHOD_COLORS["adam"], "-"), (False, EPS_OUTSIDE_COLOR, "--")):
+        r = sweep("adam", inside)
+        ax.plot(ETAS, np.log10(late_error(r)), "o", ls=ls, ms=3, color=color,
+                label="ε inside √ (assignment)" if inside else "ε outside √ (PyTorch's Adam)")
+    ax.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
+    ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖")
+    ax.legend(loc="upper right")
+    style.save(fig, "p1-eps")
+    return fig
