@@ -35,14 +35,17 @@ _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 # --- formatting --------------------------------------------------------------
 
 def sci(x: float, digits: int = 2) -> str:
-    """``1.3 × 10⁻²``: a number for prose and tables."""
+    """``1.3 × 10⁻²`` (or ``10⁻²`` for a power of ten): a number for prose and tables."""
     if x == 0 or not np.isfinite(x):
         return str(x)
     exp = int(np.floor(np.log10(abs(x))))
     mant = x / 10.0**exp
     if round(mant, digits - 1) >= 10:  # 9.96 rounds up to the next power
         mant, exp = mant / 10, exp + 1
-    return f"{mant:.{digits - 1}f} × 10{str(exp).translate(_SUP)}"
+    power = f"10{str(exp).translate(_SUP)}"
+    if abs(mant - 1) < 1e-9:  # an exact power of ten: "10⁻⁴", not "1.0 × 10⁻⁴"
+        return power
+    return f"{mant:.{digits - 1}f} × {power}"
 
 
 def steps_str(n: int) -> str:
@@ -112,6 +115,20 @@ def late_error(res: Descent, last: int = LATE) -> np.ndarray:
     it settles at (for the monotone methods it is close to the final error).
     """
     return np.median(res.error[..., -last:], axis=-1)
+
+
+def hessian_eigenvalues() -> np.ndarray:
+    """Eigenvalues of Rosenbrock's Hessian at the minimum (ascending): the valley's two curvatures."""
+    x, y = MINIMUM
+    h = np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
+    return np.linalg.eigvalsh(h)
+
+
+def decades_per_10k(c: Case, lo: float = 1e-11, hi: float = 1e-1) -> float:
+    """Rate of the error's exponential decay: decades per 10⁴ steps, fitted where lo < error < hi."""
+    steps = np.flatnonzero((c.error > lo) & (c.error < hi))
+    slope = np.polyfit(steps, np.log10(c.error[steps].astype(float)), 1)[0]
+    return float(-slope * 1e4)
 
 
 def summary_table(cases: list[Case]) -> pd.DataFrame:
