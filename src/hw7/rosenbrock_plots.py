@@ -48,6 +48,11 @@ def sci(x: float, digits: int = 2) -> str:
     return f"{mant:.{digits - 1}f} × {power}"
 
 
+def num(x: float, fmt: str = ".2f") -> str:
+    """``x`` formatted with a typographic minus sign."""
+    return format(x, fmt).replace("-", "−")
+
+
 def steps_str(n: int) -> str:
     """A step count with thousands separators, or "never" for −1."""
     return "never" if n < 0 else f"{int(n):,}"
@@ -155,9 +160,9 @@ def typo_table() -> pd.DataFrame:
     runs = typo_runs()
     return pd.DataFrame({
         "method": [LABELS[m] for m in runs],
-        "final x": [f"{r.final[0]:.2f}" for r in runs.values()],
-        "final y": [f"{r.final[1]:.2f}" for r in runs.values()],
-        "final f (printed function)": [f"{typo(r.final):.1f}" for r in runs.values()],
+        "final x": [num(r.final[0]) for r in runs.values()],
+        "final y": [num(r.final[1]) for r in runs.values()],
+        "final f (printed function)": [num(typo(r.final), ".1f") for r in runs.values()],
     })
 
 
@@ -340,6 +345,11 @@ def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
                          "steps to < 10⁻³": steps_str(c.steps(1e-3)),
                          "steps to < 10⁻⁶": steps_str(c.steps(1e-6))})
     return pd.DataFrame(rows)
+
+
+def eps_step_difference(etas=(1e-4, 1e-3, 1e-2)) -> int:
+    """Largest difference in steps to 10⁻³ between ε inside and outside, over ``etas``."""
+    return max(abs(case("adam", e, True).steps(1e-3) - case("adam", e, False).steps(1e-3)) for e in etas)
 
 
 def eps_ratio() -> tuple[float, float]:
