@@ -254,7 +254,8 @@ def plot_paths(cases: list[Case], name: str):
             axes[0].annotate(f"{LABELS[c.method]}: off the plot at step {off},\n"
                              f"diverged at step {c.diverged_at} (|x| or |y| > 10⁶)",
                              xy=(0.02, 0.98), xycoords="axes fraction", va="top", fontsize=8,
-                             color=style.METHOD_COLORS[c.method])
+                             color=style.METHOD_COLORS[c.method], zorder=6,
+                             bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
     style.save(fig, name)
     return fig
