@@ -77,6 +77,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"stored as results/runs/{record['key']}.json ({record['seconds']:.1f} s)")
 
 
+def cmd_tune(args: argparse.Namespace) -> None:
+    from hw7.tune import main as tune
+
+    tune(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +136,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="run or extend an Optuna search (validation split only)")
+    p.add_argument("study", help="problem2")
+    p.add_argument("--trials", type=int, default=20, help="trials to add")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (e.g. postgresql://...) or journal file; "
+                        "default results/optuna/<study>.log")
+    p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_tune)
 
     args = parser.parse_args(argv)
     try:

@@ -75,7 +75,8 @@ def frame(records: list[dict]) -> pd.DataFrame:
         cfg["betas"] = tuple(cfg["betas"])
         h = r["history"]
         for e in range(len(h["train_loss"])):
-            row = dict(cfg, key=r["key"], epoch=e + 1, diverged_epoch=r["diverged_epoch"])
+            row = dict(cfg, key=r["key"], epoch=e + 1, diverged_epoch=r["diverged_epoch"],
+                       group_size=r["group_size"])
             row.update({m: h[m][e] for m in h})
             rows.append(row)
     df = pd.DataFrame(rows)

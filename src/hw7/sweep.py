@@ -14,6 +14,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -64,12 +65,15 @@ def resolve_device(device: str) -> torch.device:
 
 def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         eval_x: torch.Tensor, eval_y: torch.Tensor, epochs: int | None = None,
-        track_grads: bool = True, progress: bool | None = None) -> tuple[StackedMLP, list[dict], list]:
+        track_grads: bool = True, progress: bool | None = None,
+        on_epoch: Callable[[int, list[dict]], bool] | None = None) -> tuple[StackedMLP, list[dict], list]:
     """Train configs of one group together on the given tensors (all on one device).
 
     Returns the model, one history per config and, per config, the epoch its
     training loss became non-finite (None if never). A diverged config stops
     updating (learning rate 0) and its history ends there; the others go on.
+    ``on_epoch(epoch, histories)`` is called after each epoch; returning True
+    stops training (how a tuner prunes a trial).
     """
     from hw7.augment import augment_batch
 
@@ -121,7 +125,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                 diverged[k], alive[k] = epoch, False
         bar.update(1)
         bar.set_postfix(best_acc=f"{float(eval_acc.nan_to_num(0).max()):.4f}")
-        if not any(alive):
+        if not any(alive) or (on_epoch is not None and on_epoch(epoch, hist)):
             break
     bar.close()
     return model, hist, diverged

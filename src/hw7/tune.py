@@ -1,0 +1,140 @@
+"""Hyperparameter search with Optuna, on the validation split only.
+
+Each study lives in an Optuna storage: by default a ``JournalStorage`` text file
+under ``results/optuna/`` (committed, so the chapters read the search instead of
+re-running it, and a killed search resumes where it stopped). Any Optuna storage
+URL works too: several machines share one search through an RDB storage, e.g.
+``--storage postgresql://user:pass@host/db`` (Optuna's own distributed mode).
+
+Trials train on the 50,000 fit images and report the validation accuracy after
+every epoch; the median pruner stops trials that fall behind. The test set is
+never seen here: the best trial's config is evaluated on it afterwards
+(``final_configs``), over several seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from hw7.config import RunConfig
+from hw7.data import load_mnist
+from hw7.store import RESULTS
+from hw7.sweep import fit, split_for
+
+SEEDS = (0, 1, 2)
+
+
+def space_problem2(trial: optuna.Trial) -> RunConfig:
+    """One hidden layer: width, activation, optimizer and its knobs, batch, decay, schedule, epochs, dropout."""
+    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+    kw = {}
+    if optimizer == "sgd":
+        kw["lr"] = trial.suggest_float("sgd_lr", 1e-3, 0.5, log=True)
+        kw["momentum"] = trial.suggest_float("momentum", 0.5, 0.99)
+    else:
+        kw["lr"] = trial.suggest_float("adam_lr", 1e-4, 1e-2, log=True)
+        kw["betas"] = (trial.suggest_float("beta1", 0.8, 0.95), trial.suggest_categorical("beta2", [0.99, 0.999]))
+    schedule = trial.suggest_categorical("schedule", ["none", "step", "cosine"])
+    if schedule == "step":
+        kw["step_size"] = trial.suggest_int("step_size", 2, 10)
+        kw["gamma"] = trial.suggest_float("gamma", 0.3, 0.9)
+    return RunConfig(
+        sizes=(784, trial.suggest_int("width", 32, 1024, log=True), 10),
+        activation=trial.suggest_categorical("activation", ["sigmoid", "relu", "tanh"]),
+        init="xavier_normal",
+        dropout=trial.suggest_float("dropout", 0.0, 0.5),
+        optimizer=optimizer, schedule=schedule,
+        batch_size=trial.suggest_categorical("batch_size", [16, 32, 64, 128, 256]),
+        weight_decay=trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
+        epochs=trial.suggest_int("epochs", 10, 30),
+        eval_on="val", **kw)
+
+
+SPACES: dict[str, Callable[[optuna.Trial], RunConfig]] = {"problem2": space_problem2}
+
+
+def storage_for(study: str, url: str | None = None, root: Path | None = None):
+    """An Optuna storage: the given URL, else the study's journal file in ``results/optuna/``."""
+    if url and "://" in url:
+        return url
+    path = Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = None):
+    """Train the trial's config on the fit split, report validation accuracy per epoch, prune."""
+    mnist = load_mnist()
+
+    def run(trial: optuna.Trial) -> float:
+        config = space(trial)
+        trial.set_user_attr("config", config.to_json())
+        train_x, train_y, val_x, val_y = split_for(config, mnist)
+        if subset:
+            train_x, train_y = train_x[:subset], train_y[:subset]
+
+        def report(epoch: int, hist: list[dict]) -> bool:
+            acc = hist[0]["eval_acc"][-1]
+            trial.report(acc if acc is not None else 0.0, epoch)
+            return trial.should_prune()
+
+        _, hist, diverged = fit([config], train_x, train_y, val_x, val_y, progress=False, on_epoch=report)
+        h = hist[0]
+        trial.set_user_attr("epochs_run", len(h["eval_acc"]))
+        trial.set_user_attr("seconds", sum(h["seconds"]))
+        if diverged[0] is not None:
+            trial.set_user_attr("diverged_epoch", diverged[0])
+            return 0.0
+        if len(h["eval_acc"]) < config.epochs:
+            raise optuna.TrialPruned()
+        return h["eval_acc"][-1]
+
+    return run
+
+
+def study(name: str, storage=None, seed: int = 0) -> optuna.Study:
+    """Create or load a study (TPE sampler, median pruner), maximizing validation accuracy."""
+    return optuna.create_study(
+        study_name=name, storage=storage or storage_for(name), direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+
+
+def search(name: str, trials: int, storage=None, timeout: float | None = None,
+           subset: int | None = None) -> optuna.Study:
+    """Run ``trials`` more trials of study ``name`` (adds to what the storage holds)."""
+    if name not in SPACES:
+        raise ValueError(f"unknown study {name!r}; allowed: {sorted(SPACES)}")
+    s = study(name, storage)
+    s.optimize(objective(SPACES[name], subset), n_trials=trials, timeout=timeout, gc_after_trial=True)
+    return s
+
+
+def best_config(s: optuna.Study) -> RunConfig:
+    """The best trial's config, as trained (on the validation split)."""
+    import json
+    return RunConfig.from_dict(json.loads(s.best_trial.user_attrs["config"]))
+
+
+def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
+    """The chosen config retrained on all 60,000 training images and evaluated on test, per seed."""
+    c = best_config(s).replace(eval_on="test")
+    return [c.replace(seed=k, data_seed=k) for k in seeds]
+
+
+def main(args: argparse.Namespace) -> None:
+    import torch
+    torch.set_num_threads(args.threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    s = search(args.study, args.trials, storage_for(args.study, args.storage), args.timeout)
+    done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    print(f"{args.study}: {len(s.trials)} trials ({len(done)} complete); "
+          f"best validation accuracy {s.best_value:.4f} with {s.best_params}")
+    if not math.isfinite(s.best_value):
+        raise SystemExit("no trial completed")

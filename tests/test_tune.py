@@ -1,0 +1,39 @@
+"""The Optuna search: trials on the validation split, stored in a journal that a second process extends."""
+
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from hw7 import tune
+from hw7.config import RunConfig
+
+
+def tiny_space(trial: optuna.Trial) -> RunConfig:
+    return RunConfig(sizes=(784, trial.suggest_int("width", 8, 32), 10), batch_size=100, epochs=2,
+                     lr=trial.suggest_float("sgd_lr", 0.01, 0.5, log=True), eval_on="val")
+
+
+def test_study_resumes_from_a_second_process(mnist, tmp_path, monkeypatch):
+    journal = tmp_path / "tiny.log"
+    monkeypatch.setitem(tune.SPACES, "tiny", tiny_space)
+    first = tune.search("tiny", trials=2, storage=tune.storage_for("tiny", str(journal)), subset=2000)
+    assert len(first.trials) == 2 and journal.stat().st_size > 0
+    params = [t.params for t in first.trials]
+    config = tune.best_config(first)
+    assert config.eval_on == "val"  # tuned on the validation split ...
+    assert all(c.eval_on == "test" for c in tune.final_configs(first))  # ... evaluated on test after
+    code = ("import sys; from hw7 import tune; from tests.test_tune import tiny_space; "
+            "tune.SPACES['tiny'] = tiny_space; "
+            f"tune.search('tiny', trials=1, storage=tune.storage_for('tiny', {str(journal)!r}), subset=2000)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tune.RESULTS.parent)
+    again = tune.study("tiny", tune.storage_for("tiny", str(journal)))
+    assert len(again.trials) == 3
+    assert [t.params for t in again.trials[:2]] == params
+    assert all(0.0 < t.value <= 1.0 for t in again.trials)
+
+
+def test_unknown_study():
+    with pytest.raises(ValueError, match="unknown study"):
+        tune.search("problem9", trials=1)
