@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display here, in CI or inside a render
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 FIGURES = Path(__file__).resolve().parents[2] / "figures"
 WIDTH = 6.5  # inches: the text width of the HTML column and of the PDF page
@@ -49,8 +47,13 @@ def figure(nrows: int = 1, ncols: int = 1, height: float = 3.0, width: float = W
 
 
 def save(fig, name: str) -> Path:
-    """Write ``figures/<name>.png`` (a stable name the README and tests can point at)."""
+    """Write ``figures/<name>.png`` (a stable name the README and tests can point at).
+
+    The figure is closed afterwards: a chapter cell shows it once by returning it,
+    and Jupyter's inline backend finds no open figure to show a second time.
+    """
     FIGURES.mkdir(exist_ok=True)
     path = FIGURES / f"{name}.png"
     fig.savefig(path)
+    plt.close(fig)
     return path
