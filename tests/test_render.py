@@ -1,12 +1,13 @@
 """The Quarto-free render path on the fixture book (tests/fixtures/book)."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from hw7.qmd import QmdError, load_book, parse_qmd, references
-from hw7.render import RenderError, number_book, render_book, resolve_refs
+from hw7.render import RenderError, escape_brackets, number_book, render_book, resolve_refs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "book"
 
@@ -43,6 +44,7 @@ def test_cells_options_and_inline_expressions():
     assert next(c for c in ch.cells if c.options.get("echo") is False).options == {"echo": False}
     assert [e for e, _ in ch.inline_expressions()][1] == "n"
     assert ("fig-wave", 15) in references(ch)
+    assert ("fig-wave", 36) in references(ch)  # in tbl-squares' caption (cell fence line)
 
 
 def test_numbering():
@@ -52,6 +54,7 @@ def test_numbering():
     assert nums.label["sec-waves"] == "Chapter 1"
     assert nums.label["sec-waves-table"] == "Section 1.2"
     assert nums.label["sec-preface"] == "Section"  # unnumbered
+    assert nums.label["fig-extra"] == "Figure A.1"  # appendix
     assert list(nums.chapter.values()) == ["", "1", "A"]
 
 
@@ -62,6 +65,18 @@ def test_resolve_refs():
         "[Table 1.1](#tbl-squares), `@fig-x`, a@b.c"
     with pytest.raises(RenderError, match=r"here:3: unresolved reference @fig-nope"):
         resolve_refs("@fig-nope", nums, "here:3")
+    # Quarto's bracketed forms: number only, own prefix, plain; plain text for alt text
+    assert resolve_refs("[-@fig-wave], [Fig. @fig-wave], [@fig-wave]", nums, "x") == \
+        "[1.1](#fig-wave), [Fig. 1.1](#fig-wave), [Figure 1.1](#fig-wave)"
+    assert resolve_refs("as in @fig-wave", nums, "x", plain=True) == "as in Figure 1.1"
+    with pytest.raises(RenderError, match=r"unresolved reference @fig-nope"):
+        resolve_refs("[-@fig-nope]", nums, "x")
+
+
+def test_escape_brackets():
+    assert escape_brackets("in [0, 1) and [2, 3]") == r"in \[0, 1) and [2, 3]"
+    assert escape_brackets("a ] b, [Figure 1.1](#fig-a)") == r"a \] b, [Figure 1.1](#fig-a)"
+    assert escape_brackets("math $[0, 1)$, code `x[`") == "math $[0, 1)$, code `x[`"
 
 
 def test_unknown_or_misspelt_option_is_an_error(tmp_path):
@@ -75,6 +90,13 @@ def test_unresolved_reference_stops_render(book_dir):
     path.write_text(path.read_text() + "\nSee @fig-missing.\n")
     with pytest.raises(RenderError, match=r"chapters/extra.qmd:\d+: unresolved reference @fig-missing"):
         render_book(root=book_dir, quiet=True)
+
+
+def test_unresolved_reference_in_a_caption_stops_render(book_dir):
+    path = book_dir / "chapters" / "extra.qmd"
+    path.write_text(path.read_text().replace("compare @tbl-squares", "compare @tbl-nope"))
+    with pytest.raises(RenderError, match=r"chapters/extra.qmd:17: unresolved reference @tbl-nope"):
+        render_book(root=book_dir, quiet=True, formats=())
 
 
 def test_failing_cell_reports_chapter_line_and_exception(book_dir):
@@ -100,7 +122,7 @@ def test_html(rendered):
     root, result, html = rendered
     assert result.diagnostics == []
     assert 'id="fig-wave"' in html and "data:image/png;base64," in html
-    assert "Figure 1.1: A sine wave" in html and html.count("data:image/png") == 1
+    assert "Figure 1.1: A sine wave" in html and html.count("data:image/png") == 2
     assert '<a href="#fig-wave">Figure 1.1</a>' in html
     assert '<a href="#sec-waves-table">Section 1.2</a>' in html
     assert "<caption>Table 1.1: Squares" in html and ">25</td>" in html
@@ -110,14 +132,24 @@ def test_html(rendered):
     assert "plain stdout line" in html and "not shown" not in html
     assert "<math" in html and "<details" in html  # MathML; folded code
     assert "@fig" not in html and "??" not in html
+    # references in captions and Quarto's bracketed forms are resolved; other @names are text
+    assert re.search(r'<figure id="fig-extra">.*<figcaption[^>]*>Figure A.1: Values in \[0, 1\) '
+                     r'against <a href="#fig-wave">Figure 1.1</a>; compare '
+                     r'<a href="#tbl-squares">Table 1.1</a>.</figcaption>', html, re.S)
+    assert 'alt="A short rising line, as in Figure 1.1."' in html
+    assert 'not drawn in <a href="#fig-wave">Figure 1.1</a>.</caption>' in html
+    assert 'wave <a href="#fig-wave">1.1</a> and <a href="#fig-wave">Fig. 1.1</a>' in html
+    assert "a handle like @someone" in html and 'class="citation"' not in html
 
 
 def test_pdf(rendered):
     pypdf = pytest.importorskip("pypdf")
     _, result, _ = rendered
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(result.files["pdf"]).pages)
-    for expected in ("Fixture book", "Waves", "Figure 1.1", "Table 1.1", "Why a sine"):
-        assert expected in text
+    for expected in ("Fixture book", "Waves", "Figure 1.1", "Table 1.1", "Why a sine",
+                     "a handle like @someone", "Figure A.1: Values in [0, 1) against Figure 1.1",
+                     "wave 1.1 and Fig. 1.1"):
+        assert expected in re.sub(r"\s+", " ", text)
     assert "x = 1" not in text  # code is not in the PDF
 
 

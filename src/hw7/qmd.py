@@ -20,6 +20,8 @@ CELL_OPTIONS = frozenset({
     "warning", "layout-ncol", "code-summary",
 })
 REF_KINDS = ("fig", "tbl", "sec")
+# Cell options that are Markdown, with cross references (``@fig-a``) resolved.
+CAPTIONS = ("fig-cap", "tbl-cap")
 CELL_OPEN = re.compile(r"^```+\s*\{python\b[^}]*\}\s*$")
 FENCE = re.compile(r"^(```+|~~~+)")
 OPTION = re.compile(r"^#\|\s(\s*)([A-Za-z][\w-]*):(?:\s+(.*)|\s*)$")
@@ -240,13 +242,20 @@ def headings(chapter: Chapter):
 
 
 def references(chapter: Chapter) -> list[tuple[str, int]]:
-    """``(label, line)`` of every ``@fig-``/``@tbl-``/``@sec-`` reference in the prose."""
+    """``(label, line)`` of every ``@fig-``/``@tbl-``/``@sec-`` reference.
+
+    In the prose and in figure and table captions (``fig-cap``, ``tbl-cap``,
+    where Quarto resolves them too); a caption's line is its cell's fence.
+    """
     out = []
     for block in chapter.blocks:
         if isinstance(block, Prose):
-            for n, line in prose_lines(block):
-                line = re.sub(r"`[^`]*`", "", line)  # not inside code spans
-                out += [(f"{m.group(1).lower()}-{m.group(2)}", n) for m in REF.finditer(line)]
+            texts = [(n, line) for n, line in prose_lines(block)]
+        else:
+            texts = [(block.line, str(block.options[k])) for k in CAPTIONS if block.options.get(k)]
+        for n, line in texts:
+            line = re.sub(r"`[^`]*`", "", line)  # not inside code spans
+            out += [(f"{m.group(1).lower()}-{m.group(2)}", n) for m in REF.finditer(line)]
     return out
 
 

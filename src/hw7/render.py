@@ -188,15 +188,71 @@ def number_book(book: Book) -> Numbers:
     return nums
 
 
-def resolve_refs(line: str, nums: Numbers, where: str) -> str:
-    """Replace ``@fig-a`` by ``[Figure 2.1](#fig-a)`` outside code spans; unknown labels fail."""
-    def one(m: re.Match) -> str:
-        label = f"{m.group(1).lower()}-{m.group(2)}"
+# Quarto's bracketed forms: ``[-@fig-a]`` (number only), ``[Fig. @fig-a]`` (own prefix).
+BRACKET_REF = re.compile(r"\[([^\[\]@]*?)(-?)" + REF.pattern.removeprefix(r"(?<![\w@`])") + r"\]")
+
+
+def resolve_refs(line: str, nums: Numbers, where: str, plain: bool = False) -> str:
+    """Replace ``@fig-a`` by ``[Figure 2.1](#fig-a)`` outside code spans; unknown labels fail.
+
+    Also Quarto's ``[-@fig-a]`` ("2.1") and ``[Fig. @fig-a]`` ("Fig. 2.1").
+    ``plain`` gives the text without the link (for alt text). Every ``@label``
+    that Pandoc would otherwise read as a citation is resolved here or fails.
+    """
+    def target(kind: str, name: str) -> tuple[str, str]:
+        label = f"{kind.lower()}-{name}"
         if label not in nums.label:
             raise RenderError(f"{where}: unresolved reference @{label}")
-        return f"[{nums.label[label]}](#{label})"
+        return label, nums.label[label]
+
+    def link(text: str, label: str) -> str:
+        return text if plain else f"[{text}](#{label})"
+
+    def bracketed(m: re.Match) -> str:
+        label, text = target(m.group(3), m.group(4))
+        if m.group(1).strip() or m.group(2):  # own prefix or none: keep only the number
+            number = text.split(" ", 1)[1] if " " in text else ""
+            text = f"{m.group(1)}{number}".strip()
+        return link(text, label)
+
+    def one(m: re.Match) -> str:
+        label, text = target(m.group(1), m.group(2))
+        return link(text, label)
+
     parts = re.split(r"(`[^`]*`)", line)
-    return "".join(p if p.startswith("`") else REF.sub(one, p) for p in parts)
+    return "".join(p if p.startswith("`") else REF.sub(one, BRACKET_REF.sub(bracketed, p))
+                   for p in parts)
+
+
+def escape_brackets(text: str) -> str:
+    """Escape unmatched ``[``/``]`` (``[0, 1)``) outside math and code.
+
+    A caption is the text of an image link, where an unmatched bracket ends
+    the link early and Pandoc drops the figure to plain text.
+    """
+    out, opened = [], []
+    for piece in re.split(r"(`[^`]*`|\$[^$]+\$|\\.)", text):
+        if piece[:1] in ("`", "$") or piece.startswith("\\"):
+            out.append(piece)
+            continue
+        chars = list(piece)
+        for i, c in enumerate(chars):
+            if c == "[":
+                opened.append((len(out), i))
+            elif c == "]":
+                if opened:
+                    opened.pop()
+                else:
+                    chars[i] = "\\]"
+        out.append(chars)
+    for k, i in opened:
+        out[k][i] = "\\["
+    return "".join(p if isinstance(p, str) else "".join(p) for p in out)
+
+
+def caption_markdown(text, nums: Numbers, where: str) -> str:
+    """A ``fig-cap``/``tbl-cap`` as Markdown: brackets made safe, references resolved."""
+    return resolve_refs(escape_brackets(str(text)), nums, where)
 
 
 # --- Markdown assembly ------------------------------------------------------
@@ -322,7 +378,8 @@ def cell_markdown(cell: Cell, nb_cell, chapter: Chapter, rel: Path, nums: Number
         parts.append(figure_markdown(cell, images, nums, where, diagnostics))
     if tables:
         caption = opts.get("tbl-cap")
-        cap = f"\n\n: {nums.label[label]}: {caption}" if caption else ""
+        cap = f"\n\n: {nums.label[label]}: {caption_markdown(caption, nums, where)}" \
+            if caption else ""
         parts.append(f"::: {{#{label} .table-wrap}}\n" + "\n\n".join(tables).rstrip() + cap + "\n:::")
     elif label.startswith("tbl-"):
         diagnostics.append(f"{where}: {label} shows no Markdown table (use Markdown(df.to_markdown()))")
@@ -335,9 +392,11 @@ def figure_markdown(cell: Cell, images: list[tuple[Path, float]], nums: Numbers,
     label, opts = cell.label, cell.options
     if not label.startswith("fig-"):
         diagnostics.append(f"{where}: a figure without a fig- label (not numbered)")
-    caption = f"{nums.label[label]}: {opts['fig-cap']}" if label in nums.label else \
-        str(opts.get("fig-cap", ""))
-    alt = str(opts.get("fig-alt") or opts.get("fig-cap") or "").replace('"', "&quot;")
+    caption = caption_markdown(opts.get("fig-cap") or "", nums, where)
+    if label in nums.label:
+        caption = f"{nums.label[label]}: {caption}"
+    alt = resolve_refs(str(opts.get("fig-alt") or opts.get("fig-cap") or ""), nums, where,
+                       plain=True).replace('"', "&quot;")
     if not opts.get("fig-alt"):
         diagnostics.append(f"{where}: figure without fig-alt")
     ident = f"#{label} " if label.startswith("fig-") else ""
@@ -398,7 +457,8 @@ caption { caption-side: top; margin-bottom: .4rem; }
 .table-wrap { overflow-x: auto; margin: 1.5rem 0; }
 table { border-collapse: collapse; margin: 0 auto; min-width: 55%; font-size: .88rem;
   font-variant-numeric: tabular-nums; }
-thead th { border-bottom: 2px solid #1f2328; } th, td { padding: .3rem .75rem; }
+thead th { border-bottom: 2px solid #1f2328; } th, td { padding: .3rem .6rem; }
+td { white-space: nowrap; } /* "3.2 × 10⁻⁵" stays on one line; .table-wrap scrolls */
 tbody tr:nth-child(odd) { background: #f6f8fa; } tbody tr:last-child td { border-bottom: 1px solid #1f2328; }
 pre, code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: .82rem; }
 pre { background: #f6f8fa; padding: .7rem .9rem; border-radius: 6px; overflow-x: auto; }
@@ -426,8 +486,10 @@ TYPST_HEADER = r"""
 #show figure: set block(breakable: false, above: 1.4em, below: 1.4em)
 #set table(stroke: (x, y) => (top: if y == 0 { 1pt } else if y == 1 { 0.6pt } else { 0pt },
                                bottom: 1pt), fill: (x, y) => if calc.odd(y) { rgb("#f6f8fa") },
-           inset: (x: 7pt, y: 4pt))
-#show table: set text(size: 9pt, number-type: "lining")
+           inset: (x: 5.5pt, y: 4pt))
+// Natural (auto) column widths; when a wide table is squeezed, words wrap whole.
+#show table: set text(size: 9pt, number-type: "lining", hyphenate: false)
+#show table: set par(justify: false)
 #show raw.where(block: true): block.with(fill: rgb("#f6f8fa"), inset: 7pt, radius: 2pt, width: 100%)
 #show heading.where(level: 1): it => { pagebreak(weak: true); v(2.5em); text(size: 20pt, it); v(1em) }
 #show heading.where(level: 2): set text(size: 13pt)
@@ -447,13 +509,22 @@ TYPST_HEADER = r"""
 """
 
 
+# Pandoc Markdown without citations: the book has no bibliography, cross
+# references are resolved before Pandoc, and any other ``@name`` (a handle, a
+# decorator) is text -- as a citation it became Typst's ``#cite`` and failed the
+# PDF ("the document does not contain a bibliography").
+MARKDOWN = "markdown-citations"
+
+
 def pandoc(markdown: str, fmt: str, out: Path | None, args: list[str]) -> str:
     import pypandoc
 
-    extra = ["--standalone", "--wrap=none", *args]
+    # --columns: pipe tables (DataFrame.to_markdown) keep natural column widths
+    # instead of widths from their dash counts, which squeeze a short first column
+    extra = ["--standalone", "--wrap=none", "--columns=1000", *args]
     if out is None:
-        return pypandoc.convert_text(markdown, fmt, format="markdown", extra_args=extra)
-    pypandoc.convert_text(markdown, fmt, format="markdown", extra_args=extra, outputfile=str(out))
+        return pypandoc.convert_text(markdown, fmt, format=MARKDOWN, extra_args=extra)
+    pypandoc.convert_text(markdown, fmt, format=MARKDOWN, extra_args=extra, outputfile=str(out))
     return ""
 
 
