@@ -1,7 +1,6 @@
 """The training engine: config validation, the stacked trainer against torch.optim, the run store."""
 
 import json
-import math
 
 import pytest
 import torch
@@ -167,8 +166,11 @@ def test_store_writes_atomically(tmp_path, monkeypatch):
 def test_stored_run_integrity(mnist):
     """Re-train a stored run's whole group for one epoch: its first-epoch numbers come back.
 
-    Exact on the machine that stored it; the tolerance allows another processor's
-    rounding, and is far below what a change in the training semantics produces.
+    Same thread count as when it was stored (the summation order of the matrix
+    products depends on it). Exact on the machine that stored it; the tolerance
+    allows another processor's rounding and is far below what a change in the
+    training semantics produces. Learning rates above 0.3 are chaotic (a rounding
+    difference grows to a different run within an epoch), so they are not compared.
     """
     records = [r for r in store.all_records() if r["config"]["sizes"] == [784, 30, 10]]
     if not records:
@@ -176,12 +178,19 @@ def test_stored_run_integrity(mnist):
     record = min(records, key=lambda r: (r["group_size"], r["key"]))
     by_key = {r["key"]: r for r in store.all_records()}
     group = [RunConfig.from_dict(by_key[k]["config"]) for k in record["group"]]
-    fresh = {r["key"]: r for r in sweep.train_group(group, mnist, epochs=1, progress=False)}
-    for key in record["group"]:
-        stored, again = by_key[key]["history"], fresh[key]["history"]
-        if stored["train_loss"][0] is None:
-            assert again["train_loss"][0] is None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(record["environment"]["threads"])
+    try:
+        fresh = {r["key"]: r for r in sweep.train_group(group, mnist, epochs=1, progress=False)}
+    finally:
+        torch.set_num_threads(threads)
+    compared = 0
+    for config, key in zip(group, record["group"]):
+        if config.lr > 0.3:
             continue
-        assert again["train_loss"][0] == pytest.approx(stored["train_loss"][0], rel=1e-3)
-        assert again["eval_acc"][0] == pytest.approx(stored["eval_acc"][0], abs=2e-3)
-        assert math.isclose(again["grad_ratio"][0], stored["grad_ratio"][0], rel_tol=1e-3)
+        stored, again = by_key[key]["history"], fresh[key]["history"]
+        assert again["train_loss"][0] == pytest.approx(stored["train_loss"][0], rel=1e-4)
+        assert again["eval_acc"][0] == pytest.approx(stored["eval_acc"][0], abs=1e-3)
+        assert again["grad_ratio"][0] == pytest.approx(stored["grad_ratio"][0], rel=1e-4)
+        compared += 1
+    assert compared >= 1

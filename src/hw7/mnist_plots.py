@@ -81,3 +81,39 @@ def fig_lr_sensitivity(summaries: dict[str, pd.DataFrame], name: str, reference:
     ax.legend(loc="lower center")
     style.save(fig, name)
     return fig
+
+
+def fig_gradient_ratio(runs: dict[str, pd.DataFrame], name: str):
+    """Gradient ratio per epoch (log scale), mean over seeds with min–max band, one line per net."""
+    fig, ax = style.figure(height=2.6)
+    for i, (label, df) in enumerate(runs.items()):
+        c = curves(df, "activation", "grad_ratio")
+        ax.fill_between(c["epoch"], c["lo"], c["hi"], color=style.OKABE_ITO[i], alpha=0.25, linewidth=0)
+        ax.plot(c["epoch"], c["mean"], color=style.OKABE_ITO[i], label=label, marker="o", ms=2.5)
+    ax.axhline(1.0, color="0.4", linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("‖∇W input‖ / ‖∇W output‖")
+    ax.legend()
+    style.save(fig, name)
+    return fig
+
+
+def fig_gradient_heatmap(runs: dict[str, pd.DataFrame], name: str):
+    """Layer × epoch heatmaps of log10 weight-gradient norms, one panel per net, shared colour scale."""
+    from hw7.summaries import layer_norms
+
+    maps = {label: np.log10(layer_norms(df)) for label, df in runs.items()}
+    lo = min(m.min() for m in maps.values())
+    hi = max(m.max() for m in maps.values())
+    fig, axes = style.figure(1, len(maps), height=2.8, sharey=True)
+    for ax, (label, m) in zip(np.atleast_1d(axes), maps.items()):
+        im = ax.imshow(m, aspect="auto", origin="lower", vmin=lo, vmax=hi, cmap="viridis",
+                       extent=(0.5, m.shape[1] + 0.5, 0.5, m.shape[0] + 0.5), interpolation="nearest")
+        ax.set_title(label)
+        ax.set_xlabel("epoch")
+        ax.grid(False)
+    np.atleast_1d(axes)[0].set_ylabel("layer (1 = input)")
+    fig.colorbar(im, ax=axes, label="log₁₀ ‖∇W‖", pad=0.01, aspect=30)
+    style.save(fig, name)
+    return fig

@@ -51,3 +51,48 @@ def pm(mean: float, sd: float, digits: int = 4) -> str:
 def compute_seconds(df: pd.DataFrame) -> float:
     """Wall-clock seconds the runs of ``df`` took (each run's share of its stacked group)."""
     return float((df["seconds"] / df["group_size"]).sum())
+
+
+def layer_norms(df: pd.DataFrame) -> "np.ndarray":
+    """[layer, epoch]: weight-gradient norm per layer (input layer first), averaged over seeds."""
+    import numpy as np
+
+    per_epoch = df.groupby("epoch")["grad_norms"].apply(lambda s: np.mean(np.array(s.tolist(), dtype=float), 0))
+    return np.stack(per_epoch.to_list(), axis=1)
+
+
+def attenuation(df: pd.DataFrame) -> float:
+    """Geometric-mean factor by which the gradient norm shrinks per layer, from output to input."""
+    import numpy as np
+
+    n = np.log(layer_norms(df))
+    return float(np.exp(np.mean(n[1:] - n[:-1])))
+
+
+def rate_table(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Final accuracy (mean ± sd over seeds) per learning rate, one column per optimizer."""
+    cols = {label: s.set_index("lr").apply(lambda r: pm(r["mean"], r["sd"]), axis=1)
+            for label, s in summaries.items()}
+    out = pd.DataFrame(cols).reset_index().rename(columns={"lr": "learning rate"})
+    out["learning rate"] = out["learning rate"].map(lambda v: f"{v:g}")
+    return out.fillna("–")
+
+
+def ratio_table(runs: dict[str, pd.DataFrame], epochs=(1, 2, 5, 10, 20, 30)) -> pd.DataFrame:
+    """Gradient ratio and test accuracy (means over seeds) at selected epochs, per network."""
+    out = pd.DataFrame({"epoch": list(epochs)})
+    for label, df in runs.items():
+        m = df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean()
+        out[f"{label} ratio"] = m["grad_ratio"].reindex(epochs).to_numpy()
+    for label, df in runs.items():
+        m = df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean()
+        out[f"{label} accuracy"] = m["eval_acc"].reindex(epochs).to_numpy()
+    return out
+
+
+def majority_rate() -> float:
+    """Test accuracy of always answering the most frequent digit of the test set."""
+    from hw7.data import load_mnist
+
+    y = load_mnist().test_y
+    return float(y.bincount().max()) / len(y)

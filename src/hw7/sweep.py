@@ -132,23 +132,28 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
 
 
 def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: int | None = None,
-                device: str = "cpu", progress: bool | None = None) -> list[dict]:
+                device: str = "cpu", progress: bool | None = None, predictions: bool = False) -> list[dict]:
     """Train one stackable group on MNIST; return one store record per config.
 
     ``epochs`` overrides the configs' epoch count (the integrity test re-trains one epoch).
+    With ``predictions`` each record also keeps the final model's predicted digit
+    for every evaluation image (for confusion matrices and error galleries).
     """
     dev = resolve_device(device)
     tensors = [t.to(dev) for t in split_for(configs[0], mnist or load_mnist())]
     start = time.perf_counter()
-    _, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress)
+    model, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress)
     wall = time.perf_counter() - start
+    if predictions:
+        with torch.no_grad():
+            predicted = model.forward(tensors[2])[0].argmax(-1).cpu()
     keys = [c.key(store.ENGINE_VERSION) for c in configs]
     env = environment(dev)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return [{"key": keys[k], "config": c.to_dict(), "engine_version": store.ENGINE_VERSION,
              "history": hist[k], "diverged_epoch": diverged[k], "group": keys, "group_size": len(configs),
              "group_seconds": wall, "seconds": wall / len(configs), "environment": env,
-             "finished": finished}
+             "finished": finished} | ({"predictions": predicted[k].tolist()} if predictions else {})
             for k, c in enumerate(configs)]
 
 
@@ -161,7 +166,8 @@ def groups_of(configs: list[RunConfig], max_group: int) -> list[list[RunConfig]]
 
 
 def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, max_group: int = 16,
-               device: str = "cpu", progress: bool | None = None, train_missing: bool = True) -> list[dict]:
+               device: str = "cpu", progress: bool | None = None, train_missing: bool = True,
+               predictions: bool = False) -> list[dict]:
     """Records of ``configs`` (in order): stored ones loaded, missing ones trained and stored.
 
     With ``train_missing=False`` a missing run is an error instead (what the chapters
@@ -176,6 +182,6 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
     for i, group in enumerate(groups):
         if progress is not False and sys.stderr.isatty():
             print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
-        for record in train_group(group, mnist, device=device, progress=progress):
+        for record in train_group(group, mnist, device=device, progress=progress, predictions=predictions):
             store.save(record, root)
     return [store.load(c, root) for c in configs]
