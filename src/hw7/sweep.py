@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from hw7 import store
 from hw7.config import RunConfig, lr_at
 from hw7.data import MNIST, load_mnist, split_validation
-from hw7.stacked import StackedAdam, StackedMLP, StackedSGD, expand_per_config
+from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
 
 N_TRAIN_ACC = 10_000  # training accuracy is measured on this many training images each epoch
 HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "grad_ratio", "grad_norms", "seconds")
@@ -93,7 +93,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                desc=f"{K}×{'-'.join(map(str, c0.sizes))} {c0.optimizer}")
     for epoch in range(n_epochs):
         start = time.perf_counter()
-        neg_lr = expand_per_config([-lr_at(c, epoch) * a for c, a in zip(configs, alive)], model.config_index)
+        neg_lr = model.expand([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])
         loss_sum = torch.zeros(K, device=dev)
         ratio_sum, norm_sum = torch.zeros(K, device=dev), torch.zeros(L, K, device=dev)
         batches = epoch_order(len(train_y), order_gen).to(dev).split(c0.batch_size)
