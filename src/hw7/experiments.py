@@ -25,7 +25,6 @@ def lr_sweep(config: RunConfig, rates) -> list[RunConfig]:
 
 
 EXPERIMENTS = {
-    "p2-baseline": lambda: seeded(BASELINE),
     "p2-sgd": lambda: lr_sweep(BASELINE, SGD_RATES),
     "p2-adam": lambda: lr_sweep(BASELINE.replace(optimizer="adam"), ADAM_RATES),
     "p3-sigmoid": lambda: seeded(BASELINE.replace(sizes=DEEP_SIZES)),

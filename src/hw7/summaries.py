@@ -96,3 +96,29 @@ def majority_rate() -> float:
 
     y = load_mnist().test_y
     return float(y.bincount().max()) / len(y)
+
+
+def near_best(summary: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """Rows whose mean final accuracy is within ``tolerance`` of the best."""
+    return summary[summary["mean"] >= summary["mean"].max() - tolerance]
+
+
+def epoch_acc(df: pd.DataFrame, lr: float, epoch: int) -> float:
+    """Mean test accuracy over seeds at one learning rate after ``epoch`` epochs."""
+    return float(df[(df["lr"] == lr) & (df["epoch"] == epoch)]["eval_acc"].mean())
+
+
+def experiment_table() -> pd.DataFrame:
+    """Every stored experiment: runs, epochs trained, and the compute it took."""
+    from hw7.experiments import EXPERIMENTS
+
+    rows = []
+    for name in EXPERIMENTS:
+        records = [store.load(c) for c in experiment(name)]
+        stored = [r for r in records if r is not None]
+        df = store.frame(stored) if stored else None
+        rows.append({"experiment": name, "runs stored": f"{len(stored)} of {len(records)}",
+                     "epochs trained": int(len(df)) if df is not None else 0,
+                     "compute (min)": compute_seconds(df) / 60 if df is not None else 0.0,
+                     "recompute with": f"python -m hw7 run {name}"})
+    return pd.DataFrame(rows)
