@@ -117,3 +117,27 @@ def fig_gradient_heatmap(runs: dict[str, pd.DataFrame], name: str):
     fig.colorbar(im, ax=axes, label="log₁₀ ‖∇W‖", pad=0.01, aspect=30)
     style.save(fig, name)
     return fig
+
+
+def fig_augmented_samples(images: "torch.Tensor", kinds: tuple[str, ...], name: str, seed: int = 0):
+    """Each row: an original digit, then fresh random distortions of it (one row per digit)."""
+    import torch
+
+    from hw7.augment import augment_batch
+
+    g = torch.Generator().manual_seed(seed)
+    n_rows, n_cols = len(images), 1 + 3 * len(kinds)
+    fig, axes = style.figure(n_rows, n_cols, height=0.62 * n_rows + 0.3)
+    for r, img in enumerate(images):
+        row = [img] + [augment_batch(img[None], k, g)[0] for k in kinds for _ in range(3)]
+        for c, x in enumerate(row):
+            ax = axes[r, c]
+            ax.imshow(x.view(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if r == 0:
+                ax.set_title("original" if c == 0 else kinds[(c - 1) // 3], fontsize=8)
+    style.save(fig, name)
+    return fig

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: no notebook widgets; disable=None silences it off a TTY
 
 from hw7 import store
 from hw7.config import RunConfig, lr_at

@@ -55,7 +55,55 @@ def space_problem2(trial: optuna.Trial) -> RunConfig:
         eval_on="val", **kw)
 
 
-SPACES: dict[str, Callable[[optuna.Trial], RunConfig]] = {"problem2": space_problem2}
+def tapered(first: int, shrink: float, depth: int) -> tuple[int, ...]:
+    """Hidden widths that narrow steadily from ``first`` by ``shrink`` per layer (at least 32)."""
+    return tuple(max(32, round(first * shrink ** i)) for i in range(depth))
+
+
+def space_problem3(trial: optuna.Trial) -> RunConfig:
+    """Deep dense nets narrowing from 784 to 10: depth, widths, init, regularization, optimizer."""
+    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+    kw = {}
+    if optimizer == "sgd":
+        kw["lr"] = trial.suggest_float("sgd_lr", 1e-3, 0.3, log=True)
+        kw["momentum"] = trial.suggest_float("momentum", 0.5, 0.99)
+    else:
+        kw["lr"] = trial.suggest_float("adam_lr", 1e-4, 5e-3, log=True)
+        kw["betas"] = (trial.suggest_float("beta1", 0.8, 0.95), trial.suggest_categorical("beta2", [0.99, 0.999]))
+    schedule = trial.suggest_categorical("schedule", ["none", "step", "cosine"])
+    if schedule == "step":
+        kw["step_size"] = trial.suggest_int("step_size", 2, 10)
+        kw["gamma"] = trial.suggest_float("gamma", 0.3, 0.9)
+    hidden = tapered(trial.suggest_int("width", 256, 1536, log=True), trial.suggest_float("shrink", 0.25, 1.0),
+                     trial.suggest_int("depth", 2, 5))
+    return RunConfig(
+        sizes=(784, *hidden, 10), activation="relu",
+        init=trial.suggest_categorical("init", ["kaiming_uniform", "xavier_normal"]),
+        dropout=trial.suggest_float("dropout", 0.0, 0.5),
+        optimizer=optimizer, schedule=schedule,
+        batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
+        weight_decay=trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
+        epochs=trial.suggest_int("epochs", 10, 30),
+        eval_on="val", **kw)
+
+
+SPACES: dict[str, Callable[[optuna.Trial], RunConfig]] = {"problem2": space_problem2, "problem3": space_problem3}
+
+# Starting points from the literature, tried first (Optuna's enqueue_trial): a wide
+# one-hidden-layer ReLU net with SGD or ADAM and dropout (Simard et al. 2003;
+# Srivastava et al. 2014), and a tapered deep ReLU net.
+KNOWN_GOOD = {
+    "problem2": [
+        {"optimizer": "sgd", "sgd_lr": 0.05, "momentum": 0.9, "schedule": "cosine", "width": 800,
+         "activation": "relu", "dropout": 0.2, "batch_size": 64, "weight_decay": 1e-5, "epochs": 30},
+        {"optimizer": "adam", "adam_lr": 0.001, "beta1": 0.9, "beta2": 0.999, "schedule": "cosine",
+         "width": 1024, "activation": "relu", "dropout": 0.3, "batch_size": 128, "weight_decay": 1e-6,
+         "epochs": 30}],
+    "problem3": [
+        {"optimizer": "sgd", "sgd_lr": 0.05, "momentum": 0.9, "schedule": "cosine", "width": 1024,
+         "shrink": 0.5, "depth": 3, "init": "kaiming_uniform", "dropout": 0.2, "batch_size": 128,
+         "weight_decay": 1e-5, "epochs": 30}],
+}
 
 
 def storage_for(study: str, url: str | None = None, root: Path | None = None):
@@ -112,6 +160,9 @@ def search(name: str, trials: int, storage=None, timeout: float | None = None,
     if name not in SPACES:
         raise ValueError(f"unknown study {name!r}; allowed: {sorted(SPACES)}")
     s = study(name, storage)
+    if not s.trials:
+        for params in KNOWN_GOOD.get(name, []):
+            s.enqueue_trial(params)
     s.optimize(objective(SPACES[name], subset), n_trials=trials, timeout=timeout, gc_after_trial=True)
     return s
 
