@@ -42,13 +42,14 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7.experiments import experiment
+    from hw7.experiments import WITH_PREDICTIONS, experiment
     from hw7.sweep import train_many
 
     torch.set_num_threads(args.threads)
     for name in args.names:
         configs = experiment(name)
-        records = train_many(configs, max_group=args.max_group, device=args.device)
+        records = train_many(configs, max_group=args.max_group, device=args.device,
+                             predictions=name in WITH_PREDICTIONS)
         best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
         print(f"{name}: {len(records)} runs stored; best final accuracy "
               f"{best['history']['eval_acc'][-1]:.4f} (lr {best['config']['lr']:g})")

@@ -24,12 +24,32 @@ def lr_sweep(config: RunConfig, rates) -> list[RunConfig]:
     return [c for lr in rates for c in seeded(config.replace(lr=lr))]
 
 
+def best_of(study: str, augment: str = "none") -> list[RunConfig]:
+    """The study's best config, retrained on all training images and tested, per seed.
+
+    With ``augment`` the same hyperparameters train on distorted images for twice
+    the epochs (at least 60): each epoch shows new versions of every digit, so the
+    net needs longer to fit them.
+    """
+    from hw7.tune import final_configs, study as load_study
+
+    configs = final_configs(load_study(study))
+    if augment != "none":
+        configs = [c.replace(augment=augment, epochs=max(60, 2 * c.epochs)) for c in configs]
+    return configs
+
+
 EXPERIMENTS = {
     "p2-sgd": lambda: lr_sweep(BASELINE, SGD_RATES),
     "p2-adam": lambda: lr_sweep(BASELINE.replace(optimizer="adam"), ADAM_RATES),
     "p3-sigmoid": lambda: seeded(BASELINE.replace(sizes=DEEP_SIZES)),
     "p3-relu": lambda: seeded(BASELINE.replace(sizes=DEEP_SIZES, activation="relu", init="kaiming_uniform")),
+    "p2-best": lambda: best_of("problem2"),
+    "p2-best-expanded": lambda: best_of("problem2", "elastic"),
+    "p3-best": lambda: best_of("problem3"),
+    "p3-best-expanded": lambda: best_of("problem3", "elastic"),
 }
+WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
 
 
 def experiment(name: str) -> list[RunConfig]:

@@ -141,3 +141,89 @@ def fig_augmented_samples(images: "torch.Tensor", kinds: tuple[str, ...], name: 
                 ax.set_title("original" if c == 0 else kinds[(c - 1) // 3], fontsize=8)
     style.save(fig, name)
     return fig
+
+
+def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
+    """Left: validation accuracy of every trial and the best so far. Right: parameter importances."""
+    fig, (ax, bx) = style.figure(1, 2, height=2.8, width=style.WIDTH)
+    done = trials[trials["state"] == "complete"]
+    pruned = trials[trials["state"] == "pruned"]
+    ax.scatter(pruned["number"], pruned["value"], s=12, marker="x", color="0.55", label="pruned (last epoch run)")
+    ax.scatter(done["number"], done["value"], s=14, color=style.OKABE_ITO[0], label="complete")
+    best = done.set_index("number")["value"].reindex(trials["number"]).cummax().ffill()
+    ax.step(trials["number"], best, where="post", color=style.OKABE_ITO[3], label="best so far")
+    _logit_acc_axis(ax, lo=max(0.5, float(trials["value"].min()) - 0.01), hi=0.995)
+    ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_ylabel("validation accuracy")
+    ax.legend(loc="upper left", fontsize=7)
+    imp = importance.sort_values()
+    bx.barh(imp.index, imp.values, color=style.OKABE_ITO[0])
+    bx.set_xlabel("importance (PED-ANOVA)")
+    bx.grid(axis="y", visible=False)
+    style.save(fig, name)
+    return fig
+
+
+def fig_confusion(predicted, truth, name: str):
+    """Confusion matrix of one network's test predictions, counts; the diagonal left blank
+    so that the errors are readable."""
+    import torch
+
+    cm = torch.zeros(10, 10, dtype=torch.long)
+    cm.index_put_((torch.as_tensor(truth), torch.as_tensor(predicted)), torch.tensor(1), accumulate=True)
+    off = cm.clone().fill_diagonal_(0).numpy()
+    fig, ax = style.figure(height=3.2, width=3.6)
+    im = ax.imshow(off, cmap="Blues")
+    for i in range(10):
+        for j in range(10):
+            if off[i, j]:
+                ax.text(j, i, str(off[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if off[i, j] > off.max() / 2 else "black")
+            elif i == j:
+                ax.text(j, i, str(int(cm[i, i])), ha="center", va="center", fontsize=6, color="0.5")
+    ax.set_xticks(range(10)), ax.set_yticks(range(10))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="errors", shrink=0.8)
+    style.save(fig, name)
+    return fig
+
+
+def fig_mistakes(images, predicted, truth, name: str, n: int = 24):
+    """The first ``n`` misclassified test images, each titled 'true → predicted'."""
+    import torch
+
+    predicted, truth = torch.as_tensor(predicted), torch.as_tensor(truth)
+    wrong = torch.nonzero(predicted != truth).flatten()[:n]
+    cols = 12
+    rows = max(1, (len(wrong) + cols - 1) // cols)
+    fig, axes = style.figure(rows, cols, height=0.75 * rows + 0.1)
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), wrong):
+        ax.imshow(images[i].view(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"{int(truth[i])}→{int(predicted[i])}", fontsize=7.5, pad=2)
+    style.save(fig, name)
+    return fig
+
+
+def fig_winner_curves(final: pd.DataFrame, val_curve: pd.Series, name: str, title: str = ""):
+    """Train accuracy and test accuracy per epoch (mean over seeds) of the retrained winner,
+    with the validation accuracy its search trial reported."""
+    fig, ax = style.figure(height=2.6)
+    m = final.groupby("epoch")[["train_acc", "eval_acc"]].mean()
+    ax.plot(m.index, m["train_acc"], color=style.OKABE_ITO[1], label="train (10,000 training images)")
+    ax.plot(val_curve.index, val_curve.values, color=style.OKABE_ITO[2], linestyle="--",
+            label="validation (search trial, 50,000 training images)")
+    ax.plot(m.index, m["eval_acc"], color=style.OKABE_ITO[0], label="test (mean over seeds)")
+    _logit_acc_axis(ax, lo=0.95, hi=0.9995)
+    ax.set_yticks([0.95, 0.97, 0.98, 0.99, 0.995, 0.999])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower right")
+    style.save(fig, name)
+    return fig

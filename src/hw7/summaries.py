@@ -5,13 +5,18 @@ from __future__ import annotations
 import pandas as pd
 
 from hw7 import store
-from hw7.experiments import experiment
+from hw7.experiments import WITH_PREDICTIONS, experiment
 from hw7.sweep import train_many
+
+
+def records(name: str, **kwargs) -> list[dict]:
+    """The stored records of a named experiment (trains what the store lacks)."""
+    return train_many(experiment(name), predictions=name in WITH_PREDICTIONS, **kwargs)
 
 
 def runs(name: str, **kwargs) -> pd.DataFrame:
     """Tidy per-epoch table of a named experiment (trains what the store lacks)."""
-    return store.frame(train_many(experiment(name), **kwargs))
+    return store.frame(records(name, **kwargs))
 
 
 def final(df: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +119,13 @@ def experiment_table() -> pd.DataFrame:
 
     rows = []
     for name in EXPERIMENTS:
-        records = [store.load(c) for c in experiment(name)]
-        stored = [r for r in records if r is not None]
+        try:
+            found = [store.load(c) for c in experiment(name)]
+        except ValueError:  # its search has no finished trial yet
+            continue
+        stored = [r for r in found if r is not None]
         df = store.frame(stored) if stored else None
-        rows.append({"experiment": name, "runs stored": f"{len(stored)} of {len(records)}",
+        rows.append({"experiment": name, "runs stored": f"{len(stored)} of {len(found)}",
                      "epochs trained": int(len(df)) if df is not None else 0,
                      "compute (min)": compute_seconds(df) / 60 if df is not None else 0.0,
                      "recompute with": f"python -m hw7 run {name}"})

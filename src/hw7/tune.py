@@ -148,6 +148,7 @@ def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = N
 
 def study(name: str, storage=None, seed: int = 0) -> optuna.Study:
     """Create or load a study (TPE sampler, median pruner), maximizing validation accuracy."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "using an existing study" on stderr
     return optuna.create_study(
         study_name=name, storage=storage or storage_for(name), direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10),
@@ -182,10 +183,38 @@ def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
 def main(args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(args.threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     s = search(args.study, args.trials, storage_for(args.study, args.storage), args.timeout)
     done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
     print(f"{args.study}: {len(s.trials)} trials ({len(done)} complete); "
           f"best validation accuracy {s.best_value:.4f} with {s.best_params}")
     if not math.isfinite(s.best_value):
         raise SystemExit("no trial completed")
+
+
+def trials_frame(s: optuna.Study) -> "pd.DataFrame":
+    """One row per finished trial: number, state, validation accuracy (last reported for a
+    pruned trial), epochs run, seconds, and the sampled parameters."""
+    import pandas as pd
+
+    rows = []
+    for t in s.trials:
+        if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+            continue
+        last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+        rows.append({"number": t.number, "state": t.state.name.lower(),
+                     "value": t.value if t.value is not None else last,
+                     "epochs_run": t.user_attrs.get("epochs_run", len(t.intermediate_values)),
+                     "seconds": t.user_attrs.get("seconds", 0.0), **t.params})
+    return pd.DataFrame(rows)
+
+
+def importances(s: optuna.Study) -> "pd.Series":
+    """Each parameter's importance for the validation accuracy (Optuna's PED-ANOVA, deterministic)."""
+    import warnings
+
+    import pandas as pd
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    with warnings.catch_warnings():  # "few trials in some regime" warnings: the numbers are a guide
+        warnings.simplefilter("ignore")
+        return pd.Series(get_param_importances(s, evaluator=PedAnovaImportanceEvaluator()))
