@@ -130,3 +130,11 @@ def experiment_table() -> pd.DataFrame:
                      "compute (min)": compute_seconds(df) / 60 if df is not None else 0.0,
                      "recompute with": f"python -m hw7 run {name}"})
     return pd.DataFrame(rows)
+
+
+def stored(name: str) -> bool:
+    """Whether every run of a named experiment is in the store (False if its search has no result)."""
+    try:
+        return all(store.load(c) is not None for c in experiment(name))
+    except ValueError:
+        return False
