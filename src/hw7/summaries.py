@@ -138,3 +138,37 @@ def stored(name: str) -> bool:
         return all(store.load(c) is not None for c in experiment(name))
     except ValueError:
         return False
+
+
+def config_table(config) -> pd.DataFrame:
+    """A config's hyperparameters as a two-column table (only those that apply to it)."""
+    rows = [("layers", "-".join(map(str, config.sizes))), ("activation", config.activation),
+            ("initialization", config.init), ("optimizer", config.optimizer),
+            ("learning rate", f"{config.lr:.3g}")]
+    if config.optimizer == "sgd":
+        rows.append(("momentum (Nesterov)" if config.nesterov else "momentum", f"{config.momentum:.3g}"))
+    else:
+        rows.append(("betas", f"({config.betas[0]:.3g}, {config.betas[1]:.3g})"))
+    schedule = {"none": "constant", "cosine": "cosine decay to 0",
+                "step": f"×{config.gamma:.2g} every {config.step_size} epochs"}[config.schedule]
+    rows += [("schedule", schedule), ("batch size", str(config.batch_size)),
+             ("weight decay", f"{config.weight_decay:.2g}"), ("dropout", f"{config.dropout:.2f}"),
+             ("epochs", str(config.epochs))]
+    return pd.DataFrame(rows, columns=["hyperparameter", "value"])
+
+
+def goal_status(accuracy: float, goal: float) -> str:
+    """'met (0.9861 ≥ 0.985)' or 'missed by 0.0012 (0.9838 < 0.985)'."""
+    if accuracy >= goal:
+        return f"met ({accuracy:.4f} ≥ {goal:g})"
+    return f"missed by {goal - accuracy:.4f} ({accuracy:.4f} < {goal:g})"
+
+
+def test_errors(records: list[dict]) -> list[int]:
+    """Number of misclassified test images of each run (runs stored with predictions)."""
+    import torch
+
+    from hw7.data import load_mnist
+
+    y = load_mnist().test_y
+    return [int((torch.tensor(r["predictions"]) != y).sum()) for r in records]
