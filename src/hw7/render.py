@@ -64,6 +64,19 @@ def log(msg: str, quiet: bool) -> None:
 
 # --- execution -------------------------------------------------------------
 
+def results_digest(root: Path) -> str:
+    """A digest of the run store and search journals (names and sizes).
+
+    It goes into every chapter's first cell, so jupyter-cache, which keys on the
+    code alone, re-executes the chapters when stored results change.
+    """
+    import hashlib
+
+    files = sorted((root / "results").rglob("*")) if (root / "results").is_dir() else []
+    listing = "\n".join(f"{p.relative_to(root)} {p.stat().st_size}" for p in files if p.is_file())
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
 def notebook(book: Book, chapter: Chapter) -> nbformat.NotebookNode:
     """The chapter's code as a notebook: setup, evaluated cells, inline expressions.
 
@@ -71,7 +84,8 @@ def notebook(book: Book, chapter: Chapter) -> nbformat.NotebookNode:
     jupyter-cache's hash (code + kernelspec) ignores captions and prose.
     """
     kernel = str(book.config.get("jupyter", "python3"))
-    code = [SETUP] + [c.code for c in chapter.cells if c.options.get("eval", True) is not False]
+    code = [SETUP + f"\n# stored results: {results_digest(book.root)}"]
+    code += [c.code for c in chapter.cells if c.options.get("eval", True) is not False]
     code += [INLINE_CELL.format(expr=e) for e, _ in chapter.inline_expressions()]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}

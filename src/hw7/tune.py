@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from pathlib import Path
 from typing import Callable
 
-import optuna
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():  # optuna imports tqdm.auto, which warns inside a notebook without ipywidgets
+    warnings.simplefilter("ignore", TqdmWarning)
+    import optuna
 
 from hw7.config import RunConfig
 from hw7.data import load_mnist
