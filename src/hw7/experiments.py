@@ -31,9 +31,9 @@ def best_of(study: str, augment: str = "none") -> list[RunConfig]:
     the epochs (at least 60): each epoch shows new versions of every digit, so the
     net needs longer to fit them.
     """
-    from hw7.tune import final_configs, study as load_study
+    from hw7.tune import final_configs, load
 
-    configs = final_configs(load_study(study))
+    configs = final_configs(load(study))
     if augment != "none":
         configs = [c.replace(augment=augment, epochs=max(60, 2 * c.epochs)) for c in configs]
     return configs

@@ -112,9 +112,13 @@ KNOWN_GOOD = {
 
 
 def storage_for(study: str, url: str | None = None, root: Path | None = None):
-    """An Optuna storage: the given URL, else the study's journal file in ``results/optuna/``."""
+    """An Optuna storage: the given database URL, else the study's journal file in ``results/optuna/``.
+
+    A database storage sends heartbeats, so a trial whose worker died is marked
+    failed by the other workers; a journal file is for one machine (see ``search``).
+    """
     if url and "://" in url:
-        return url
+        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     path = Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -165,12 +169,27 @@ def search(name: str, trials: int, storage=None, timeout: float | None = None,
     """Run ``trials`` more trials of study ``name`` (adds to what the storage holds)."""
     if name not in SPACES:
         raise ValueError(f"unknown study {name!r}; allowed: {sorted(SPACES)}")
+    storage = storage or storage_for(name)
     s = study(name, storage)
     if not s.trials:
         for params in KNOWN_GOOD.get(name, []):
             s.enqueue_trial(params)
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        # A journal file is searched by one process at a time: a trial still marked
+        # running was left by a search that was killed. Mark it failed; it is not resumed.
+        for t in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
     s.optimize(objective(SPACES[name], subset), n_trials=trials, timeout=timeout, gc_after_trial=True)
     return s
+
+
+def load(name: str, storage=None) -> optuna.Study:
+    """An existing study, read-only use; ``ValueError`` if it has not been started."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=name, storage=storage or storage_for(name))
+    except KeyError:
+        raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name}`") from None
 
 
 def best_config(s: optuna.Study) -> RunConfig:
