@@ -52,6 +52,11 @@ class StackedMLP:
                 self.b[l][k] = layer.bias.detach().to(device)
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
 
+    def per_config(self, values: list[float]) -> float | torch.Tensor:
+        """A plain float when every config has the same value (cheaper updates, bitwise the
+        same result), else one value per element of the flat buffer (``expand``)."""
+        return float(values[0]) if len(set(values)) == 1 else self.expand(values)
+
     def expand(self, values) -> torch.Tensor:
         """Per-config values [K] to one value per element of the flat parameter buffer.
 
@@ -139,21 +144,26 @@ class StackedMLP:
         return loss / len(y), correct / len(y)
 
 
+def axpy_(y: torch.Tensor, x: torch.Tensor, a: float | torch.Tensor) -> torch.Tensor:
+    """y += a * x, for a scalar or per-element ``a``."""
+    return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
+
+
 class StackedSGD:
     """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters."""
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
         self.model, self.nesterov = model, configs[0].nesterov
-        self.momentum = model.expand([c.momentum for c in configs])
-        self.weight_decay = model.expand([c.weight_decay for c in configs])
+        self.momentum = model.per_config([c.momentum for c in configs])
+        self.weight_decay = model.per_config([c.weight_decay for c in configs])
         self.buf = torch.zeros_like(model.theta)
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g = self.model.theta, self.model.grad
-        g.addcmul_(p, self.weight_decay)
+        axpy_(g, p, self.weight_decay)
         self.buf.mul_(self.momentum).add_(g)  # torch starts the buffer at g: the same as 0 * m + g
         if self.nesterov:
-            g.addcmul_(self.buf, self.momentum)
+            axpy_(g, self.buf, self.momentum)
         else:
             g.copy_(self.buf)
         p.addcmul_(g, neg_lr)
@@ -166,16 +176,16 @@ class StackedAdam:
         self.model, self.t, self.eps = model, 0, 1e-8
         self.betas = [c.betas for c in configs]
         self.shared_betas = len(set(self.betas)) == 1  # then the bias corrections are plain scalars
-        self.one_minus_beta1 = model.expand([1 - b1 for b1, _ in self.betas])
-        self.one_minus_beta2 = model.expand([1 - b2 for _, b2 in self.betas])
-        self.weight_decay = model.expand([c.weight_decay for c in configs])
+        self.one_minus_beta1 = model.per_config([1 - b1 for b1, _ in self.betas])
+        self.one_minus_beta2 = model.per_config([1 - b2 for _, b2 in self.betas])
+        self.weight_decay = model.per_config([c.weight_decay for c in configs])
         self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
         self.scratch = torch.empty_like(model.theta)
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g, s = self.model.theta, self.model.grad, self.scratch
         self.t += 1
-        g.addcmul_(p, self.weight_decay)
+        axpy_(g, p, self.weight_decay)
         self.m.lerp_(g, self.one_minus_beta1)
         self.v.lerp_(torch.mul(g, g, out=s), self.one_minus_beta2)
         bc1 = [1 - b1 ** self.t for b1, _ in self.betas]

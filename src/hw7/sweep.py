@@ -96,18 +96,19 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         neg_lr = model.expand([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])
         loss_sum = torch.zeros(K, device=dev)
         ratio_sum, norm_sum = torch.zeros(K, device=dev), torch.zeros(L, K, device=dev)
-        batches = epoch_order(len(train_y), order_gen).to(dev).split(c0.batch_size)
-        for idx in batches:
-            x = train_x.index_select(0, idx)
+        order = epoch_order(len(train_y), order_gen).to(dev)
+        # the epoch's data in batch order, copied once: each batch is then a view
+        xs, ys, hots = (t.index_select(0, order).split(c0.batch_size) for t in (train_x, train_y, onehot_all))
+        for x, y, onehot in zip(xs, ys, hots):
             if c0.augment != "none":
                 x = augment_batch(x, c0.augment, aug_gen)
-            loss_sum += model.loss_and_grad(x, train_y.index_select(0, idx), onehot_all.index_select(0, idx))
+            loss_sum += model.loss_and_grad(x, y, onehot)
             if track_grads:
                 norms = model.weight_grad_norms()
                 norm_sum += norms
                 ratio_sum += norms[0] / norms[-1]
             opt.step(neg_lr)
-        n_b = len(batches)
+        n_b = len(xs)
         eval_loss, eval_acc = model.evaluate(eval_x, eval_y)
         _, train_acc = model.evaluate(train_x[:N_TRAIN_ACC], train_y[:N_TRAIN_ACC])
         seconds = time.perf_counter() - start
