@@ -34,26 +34,30 @@ from hw7.sweep import fit, split_for
 SEEDS = (0, 1, 2)
 
 
-def space_problem2(trial: optuna.Trial) -> RunConfig:
-    """One hidden layer: width, activation, optimizer and its knobs, batch, decay, schedule, epochs, dropout."""
-    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
-    kw = {}
-    if optimizer == "sgd":
-        kw["lr"] = trial.suggest_float("sgd_lr", 1e-3, 0.5, log=True)
+def suggest_optimizer(trial: optuna.Trial, sgd_lr: tuple[float, float], adam_lr: tuple[float, float]) -> dict:
+    """Optimizer, its learning rate and momentum or betas, and the schedule, as RunConfig fields."""
+    kw = {"optimizer": trial.suggest_categorical("optimizer", ["sgd", "adam"])}
+    if kw["optimizer"] == "sgd":
+        kw["lr"] = trial.suggest_float("sgd_lr", *sgd_lr, log=True)
         kw["momentum"] = trial.suggest_float("momentum", 0.5, 0.99)
     else:
-        kw["lr"] = trial.suggest_float("adam_lr", 1e-4, 1e-2, log=True)
+        kw["lr"] = trial.suggest_float("adam_lr", *adam_lr, log=True)
         kw["betas"] = (trial.suggest_float("beta1", 0.8, 0.95), trial.suggest_categorical("beta2", [0.99, 0.999]))
-    schedule = trial.suggest_categorical("schedule", ["none", "step", "cosine"])
-    if schedule == "step":
+    kw["schedule"] = trial.suggest_categorical("schedule", ["none", "step", "cosine"])
+    if kw["schedule"] == "step":
         kw["step_size"] = trial.suggest_int("step_size", 2, 10)
         kw["gamma"] = trial.suggest_float("gamma", 0.3, 0.9)
+    return kw
+
+
+def space_problem2(trial: optuna.Trial) -> RunConfig:
+    """One hidden layer: width, activation, optimizer and its knobs, batch, decay, schedule, epochs, dropout."""
+    kw = suggest_optimizer(trial, sgd_lr=(1e-3, 0.5), adam_lr=(1e-4, 1e-2))
     return RunConfig(
         sizes=(784, trial.suggest_int("width", 32, 1024, log=True), 10),
         activation=trial.suggest_categorical("activation", ["sigmoid", "relu", "tanh"]),
         init="xavier_normal",
         dropout=trial.suggest_float("dropout", 0.0, 0.5),
-        optimizer=optimizer, schedule=schedule,
         batch_size=trial.suggest_categorical("batch_size", [16, 32, 64, 128, 256]),
         weight_decay=trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
         epochs=trial.suggest_int("epochs", 10, 30),
@@ -67,25 +71,13 @@ def tapered(first: int, shrink: float, depth: int) -> tuple[int, ...]:
 
 def space_problem3(trial: optuna.Trial) -> RunConfig:
     """Deep dense nets narrowing from 784 to 10: depth, widths, init, regularization, optimizer."""
-    optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam"])
-    kw = {}
-    if optimizer == "sgd":
-        kw["lr"] = trial.suggest_float("sgd_lr", 1e-3, 0.3, log=True)
-        kw["momentum"] = trial.suggest_float("momentum", 0.5, 0.99)
-    else:
-        kw["lr"] = trial.suggest_float("adam_lr", 1e-4, 5e-3, log=True)
-        kw["betas"] = (trial.suggest_float("beta1", 0.8, 0.95), trial.suggest_categorical("beta2", [0.99, 0.999]))
-    schedule = trial.suggest_categorical("schedule", ["none", "step", "cosine"])
-    if schedule == "step":
-        kw["step_size"] = trial.suggest_int("step_size", 2, 10)
-        kw["gamma"] = trial.suggest_float("gamma", 0.3, 0.9)
+    kw = suggest_optimizer(trial, sgd_lr=(1e-3, 0.3), adam_lr=(1e-4, 5e-3))
     hidden = tapered(trial.suggest_int("width", 256, 1536, log=True), trial.suggest_float("shrink", 0.25, 1.0),
                      trial.suggest_int("depth", 2, 5))
     return RunConfig(
         sizes=(784, *hidden, 10), activation="relu",
         init=trial.suggest_categorical("init", ["kaiming_uniform", "xavier_normal"]),
         dropout=trial.suggest_float("dropout", 0.0, 0.5),
-        optimizer=optimizer, schedule=schedule,
         batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
         weight_decay=trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
         epochs=trial.suggest_int("epochs", 10, 30),
