@@ -63,3 +63,27 @@ def test_references(root):
 def test_lint_catches_misspelt_options():
     text = "```{python}\n#|label: fig-a\n# | fig-cap: x\n#| colour: red\n#| echo: false\n```\n"
     assert [n for n, _ in option_problems(text)] == [2, 3, 4]
+
+
+PART = re.compile(r"^## \(([a-z])\)", re.M)
+
+
+@pytest.mark.parametrize("chapter", [ch for ch in load_book(ROOT).chapters if ch.path.parent.name == "problems"],
+                         ids=lambda ch: ch.path.name)
+def test_each_part_opens_with_its_answer(chapter):
+    """Every lettered part starts with an answer callout, before any code or figure."""
+    text = chapter.path.read_text(encoding="utf-8")
+    parts = PART.split(text)[1:]
+    assert parts, f"{chapter.path.name} has no lettered parts"
+    for letter, body in zip(parts[::2], parts[1::2]):
+        before_code = body.split("```{python}", 1)[0]
+        assert "::: {.callout-note}\n## Answer" in before_code, f"part ({letter}) opens without an answer"
+
+
+def test_inline_numbers_are_computed():
+    """No result typed by hand: every number after 'accuracy' or 'ratio' in a problem
+    chapter's prose comes from an inline expression."""
+    typed = re.compile(r"(?:accuracy|ratio) (?:of |is |reaches )?0\.\d{3}")
+    for ch in load_book(ROOT).chapters:
+        prose = re.sub(r"```\{python\}.*?```", "", ch.path.read_text(encoding="utf-8"), flags=re.S)
+        assert not typed.search(prose), f"{ch.path.name}: {typed.search(prose).group()}"
