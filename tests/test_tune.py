@@ -39,3 +39,13 @@ def test_study_resumes_from_a_second_process(mnist, tmp_path, monkeypatch):
 def test_unknown_study():
     with pytest.raises(ValueError, match="unknown study"):
         tune.search("problem9", trials=1)
+
+
+def test_one_standard_error_rule_picks_the_cheapest_near_the_best():
+    s = optuna.create_study(direction="maximize")
+    for value, seconds in [(0.9833, 1000.0), (0.9825, 200.0), (0.9830, 300.0), (0.9700, 10.0)]:
+        s.add_trial(optuna.trial.create_trial(value=value, user_attrs={"seconds": seconds}))
+    assert tune.standard_error(0.9833) == pytest.approx(0.00128, abs=1e-5)
+    assert tune.chosen_trial(s).value == 0.9825  # within 0.0013 of the best, and the cheapest there
+    with pytest.raises(ValueError, match="no complete trial"):
+        tune.chosen_trial(optuna.create_study())

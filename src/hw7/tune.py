@@ -32,6 +32,7 @@ from hw7.store import RESULTS
 from hw7.sweep import fit, split_for
 
 SEEDS = (0, 1, 2)
+N_VAL = 10_000  # size of the validation split the trials are scored on
 
 
 def suggest_optimizer(trial: optuna.Trial, sgd_lr: tuple[float, float], adam_lr: tuple[float, float]) -> dict:
@@ -184,10 +185,27 @@ def load(name: str, storage=None) -> optuna.Study:
         raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name}`") from None
 
 
+def standard_error(accuracy: float, n: int = N_VAL) -> float:
+    """Binomial standard error of an accuracy measured on ``n`` images."""
+    return math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def chosen_trial(s: optuna.Study) -> optuna.trial.FrozenTrial:
+    """The one-standard-error rule (Breiman et al. 1984): of the complete trials whose
+    validation accuracy is within one standard error of the best, the one that took the
+    least compute. Differences smaller than that are noise of the 10,000-image split."""
+    done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        raise ValueError(f"study {s.study_name!r} has no complete trial yet")
+    best = max(t.value for t in done)
+    near = [t for t in done if t.value >= best - standard_error(best)]
+    return min(near, key=lambda t: (t.user_attrs.get("seconds", math.inf), -t.value))
+
+
 def best_config(s: optuna.Study) -> RunConfig:
-    """The best trial's config, as trained (on the validation split)."""
+    """The chosen trial's config, as trained (on the validation split)."""
     import json
-    return RunConfig.from_dict(json.loads(s.best_trial.user_attrs["config"]))
+    return RunConfig.from_dict(json.loads(chosen_trial(s).user_attrs["config"]))
 
 
 def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
