@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hw7 import descent, summaries as S
+from hw7.rosenbrock_plots import sci
 from hw7.surfaces import rosenbrock_grad
 
 START, STEPS = (-4.0, -2.0), 100_000
@@ -27,7 +28,7 @@ def _steps(res: descent.Descent, tol: float) -> str:
 
 def _err(res: descent.Descent) -> str:
     """Distance to (1, 1) after the last step."""
-    return f"{float(res.error[-1]):.1e}"
+    return sci(float(res.error[-1]))
 
 
 def problem1_rows() -> list[dict]:
@@ -68,7 +69,7 @@ def mnist_rows() -> list[dict]:
             rows.append({"part": part, "question": label, "answer": _acc(S.runs(name, train_missing=False))})
     rows += [
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
-         "answer": f"ratio {np.mean(sig['grad_ratio']):.1e}; accuracy {_acc(sig)}"},
+         "answer": f"ratio {sci(float(np.mean(sig['grad_ratio'])))}; accuracy {_acc(sig)}"},
         {"part": "3 (b)", "question": "deep ReLU + Kaiming: gradient ratio, accuracy",
          "answer": f"ratio {np.mean(relu['grad_ratio']):.2f}; accuracy {_acc(relu)}"},
     ]

@@ -472,7 +472,7 @@ caption { caption-side: top; margin-bottom: .4rem; }
 table { border-collapse: collapse; margin: 0 auto; min-width: 55%; font-size: .88rem;
   font-variant-numeric: tabular-nums; }
 thead th { border-bottom: 2px solid #1f2328; } th, td { padding: .3rem .6rem; }
-td { white-space: nowrap; } /* "3.2 × 10⁻⁵" stays on one line; .table-wrap scrolls */
+td { white-space: normal; } /* numbers keep together through no-break spaces; a wide table scrolls */
 tbody tr:nth-child(odd) { background: #f6f8fa; } tbody tr:last-child td { border-bottom: 1px solid #1f2328; }
 pre, code { font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: .82rem; }
 pre { background: #f6f8fa; padding: .7rem .9rem; border-radius: 6px; overflow-x: auto; }

@@ -45,7 +45,7 @@ def sci(x: float, digits: int = 2) -> str:
     power = f"10{str(exp).translate(_SUP)}"
     if abs(mant - 1) < 1e-9:  # an exact power of ten: "10⁻⁴", not "1.0 × 10⁻⁴"
         return power
-    return f"{mant:.{digits - 1}f} × {power}"
+    return f"{mant:.{digits - 1}f}\u00a0×\u00a0{power}"  # no-break spaces: never split across lines
 
 
 def num(x: float, fmt: str = ".2f") -> str:
