@@ -36,7 +36,7 @@ class StackedMLP:
         n = sum(K * (o * i + o) for o, i in shapes)
         self.theta, self.grad = torch.empty(n, device=device), torch.zeros(n, device=device)
         self.W, self.b, self.gW, self.gb, off = [], [], [], [], 0
-        self.block_sizes = [n for o, i in shapes for n in (o * i, o)]  # per config: W_0, b_0, W_1, ...
+        self.block_sizes = [size for o, i in shapes for size in (o * i, o)]  # per config: W_0, b_0, W_1, ...
         for o, i in shapes:
             for buf, views in ((self.theta, self.W), (self.grad, self.gW)):
                 views.append(buf[off:off + K * o * i].view(K, o, i))
