@@ -114,7 +114,7 @@ def epoch_acc(df: pd.DataFrame, lr: float, epoch: int) -> float:
 
 
 def experiment_table() -> pd.DataFrame:
-    """Every stored experiment: runs, epochs trained, and the compute it took."""
+    """Every stored experiment and search: runs, epochs trained, and the compute it took."""
     from hw7.experiments import EXPERIMENTS
 
     rows = []
@@ -124,11 +124,23 @@ def experiment_table() -> pd.DataFrame:
         except ValueError:  # its search has no finished trial yet
             continue
         stored = [r for r in found if r is not None]
-        df = store.frame(stored) if stored else None
+        if not stored:
+            continue
+        df = store.frame(stored)
         rows.append({"experiment": name, "runs stored": f"{len(stored)} of {len(found)}",
-                     "epochs trained": int(len(df)) if df is not None else 0,
-                     "compute (min)": compute_seconds(df) / 60 if df is not None else 0.0,
+                     "epochs trained": int(len(df)), "compute (min)": compute_seconds(df) / 60,
                      "recompute with": f"python -m hw7 run {name}"})
+    from hw7 import tune
+
+    for name in tune.SPACES:
+        try:
+            trials = tune.trials_frame(tune.load(name))
+        except ValueError:  # not started
+            continue
+        rows.append({"experiment": f"search {name}", "runs stored": f"{len(trials)} trials",
+                     "epochs trained": int(trials["epochs_run"].sum()),
+                     "compute (min)": float(trials["seconds"].sum()) / 60,
+                     "recompute with": f"python -m hw7 tune {name} --trials {len(trials)}"})
     return pd.DataFrame(rows)
 
 
