@@ -204,3 +204,14 @@ def best_networks_table() -> pd.DataFrame:
                      "seeds": len(last), "epochs": c.epochs,
                      "compute (min)": f"{compute_seconds(df) / 60:.0f}"})
     return pd.DataFrame(rows)
+
+
+def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
+    """The ``n`` most frequent (true digit, predicted digit, count) errors."""
+    import torch
+
+    pairs = torch.as_tensor(truth) * 10 + torch.as_tensor(predicted)
+    wrong = pairs[torch.as_tensor(truth) != torch.as_tensor(predicted)]
+    counts = torch.bincount(wrong, minlength=100)
+    top = torch.argsort(counts, descending=True, stable=True)[:n]
+    return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in top]

@@ -252,3 +252,8 @@ def importances(s: optuna.Study) -> "pd.Series":
     with warnings.catch_warnings():  # "few trials in some regime" warnings: the numbers are a guide
         warnings.simplefilter("ignore")
         return pd.Series(get_param_importances(s, evaluator=PedAnovaImportanceEvaluator()))
+
+
+def enqueued(s: optuna.Study) -> list[int]:
+    """Numbers of the trials that were starting points given by hand (``enqueue_trial``)."""
+    return [t.number for t in s.trials if "fixed_params" in t.system_attrs]
