@@ -71,8 +71,10 @@ PART = re.compile(r"^## \(([a-z])\)", re.M)
 @pytest.mark.parametrize("chapter", [ch for ch in load_book(ROOT).chapters if ch.path.parent.name == "problems"],
                          ids=lambda ch: ch.path.name)
 def test_each_part_opens_with_its_answer(chapter):
-    """Every lettered part starts with an answer callout, before any code or figure."""
-    text = chapter.path.read_text(encoding="utf-8")
+    """Every lettered part starts with an answer callout, before any shown code or figure
+    (hidden set-up cells, ``include: false``, may come first)."""
+    text = re.sub(r"```\{python\}\n#\| include: false\n.*?```\n", "",
+                  chapter.path.read_text(encoding="utf-8"), flags=re.S)
     parts = PART.split(text)[1:]
     assert parts, f"{chapter.path.name} has no lettered parts"
     for letter, body in zip(parts[::2], parts[1::2]):
