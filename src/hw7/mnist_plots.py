@@ -27,8 +27,13 @@ def _logit_acc_axis(ax, lo: float = 0.08, hi: float = 0.995) -> None:
 
 
 def table(df: pd.DataFrame, floatfmt: str = ".4f") -> Markdown:
-    """A DataFrame as a Markdown table (how the chapters show tables)."""
-    return Markdown(df.to_markdown(index=False, floatfmt=floatfmt))
+    """A DataFrame as a Markdown table (how the chapters show tables).
+
+    Text columns are shown as they are: tabulate would otherwise read "1e-05" as a
+    number and reformat it with ``floatfmt``.
+    """
+    text_only = all(df[c].dtype == object for c in df.columns)
+    return Markdown(df.to_markdown(index=False, floatfmt=floatfmt, disable_numparse=text_only))
 
 
 def lr_curves(df: pd.DataFrame, ax, title: str, metric: str = "eval_acc") -> plt.cm.ScalarMappable:

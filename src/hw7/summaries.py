@@ -79,7 +79,9 @@ def rate_table(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cols = {label: s.set_index("lr").apply(lambda r: pm(r["mean"], r["sd"]), axis=1)
             for label, s in summaries.items()}
     out = pd.DataFrame(cols).reset_index().rename(columns={"lr": "learning rate"})
-    out["learning rate"] = out["learning rate"].map(lambda v: f"{v:g}")
+    from hw7.rosenbrock_plots import sci
+
+    out["learning rate"] = out["learning rate"].map(lambda v: sci(v, 1))  # "3 × 10⁻⁵": not re-parsed as a float
     return out.fillna("–")
 
 
