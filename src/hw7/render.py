@@ -64,17 +64,22 @@ def log(msg: str, quiet: bool) -> None:
 
 # --- execution -------------------------------------------------------------
 
-def results_digest(root: Path) -> str:
-    """A digest of the run store and search journals (names and sizes).
+def inputs_digest(root: Path) -> str:
+    """A digest of what chapters read besides their own code: the package's source
+    (contents) and the stored results (names and sizes).
 
     It goes into every chapter's first cell, so jupyter-cache, which keys on the
-    code alone, re-executes the chapters when stored results change.
+    notebook's code alone, re-executes the chapters when either changes.
     """
     import hashlib
 
-    files = sorted((root / "results").rglob("*")) if (root / "results").is_dir() else []
-    listing = "\n".join(f"{p.relative_to(root)} {p.stat().st_size}" for p in files if p.is_file())
-    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for p in sorted((root / "src" / "hw7").glob("*.py")):
+        digest.update(p.name.encode() + p.read_bytes())
+    results = sorted((root / "results").rglob("*")) if (root / "results").is_dir() else []
+    for p in (p for p in results if p.is_file()):
+        digest.update(f"{p.relative_to(root)} {p.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def notebook(book: Book, chapter: Chapter) -> nbformat.NotebookNode:
@@ -84,7 +89,7 @@ def notebook(book: Book, chapter: Chapter) -> nbformat.NotebookNode:
     jupyter-cache's hash (code + kernelspec) ignores captions and prose.
     """
     kernel = str(book.config.get("jupyter", "python3"))
-    code = [SETUP + f"\n# stored results: {results_digest(book.root)}"]
+    code = [SETUP + f"\n# package and stored results: {inputs_digest(book.root)}"]
     code += [c.code for c in chapter.cells if c.options.get("eval", True) is not False]
     code += [INLINE_CELL.format(expr=e) for e, _ in chapter.inline_expressions()]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
