@@ -49,3 +49,16 @@ def test_one_standard_error_rule_picks_the_cheapest_near_the_best():
     assert tune.chosen_trial(s).value == 0.9825  # within 0.0013 of the best, and the cheapest there
     with pytest.raises(ValueError, match="no complete trial"):
         tune.chosen_trial(optuna.create_study())
+
+
+def exploding_space(trial: optuna.Trial) -> RunConfig:
+    return RunConfig(sizes=(784, 16, 10), activation="relu", batch_size=100, epochs=2,
+                     lr=trial.suggest_float("sgd_lr", 1e6, 1e7, log=True), eval_on="val")
+
+
+def test_a_diverging_trial_scores_zero_and_is_flagged(mnist, tmp_path, monkeypatch):
+    monkeypatch.setitem(tune.SPACES, "explode", exploding_space)
+    s = tune.search("explode", trials=1, storage=tune.storage_for("explode", str(tmp_path / "x.log")), subset=500)
+    frame = tune.trials_frame(s)
+    assert s.trials[0].value == 0.0 and s.trials[0].user_attrs["diverged_epoch"] is not None
+    assert frame["diverged"].tolist() == [True]

@@ -47,7 +47,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     for name in args.names:
-        configs = experiment(name)
+        configs = [c for c in experiment(name) if args.seeds is None or c.seed in args.seeds]
+        if not configs:
+            raise SystemExit(f"{name}: no run has a seed in {args.seeds}; its seeds are "
+                             f"{sorted({c.seed for c in experiment(name)})}")
         records = train_many(configs, max_group=args.max_group, device=args.device,
                              predictions=name in WITH_PREDICTIONS)
         best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
@@ -110,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
     p.add_argument("names", nargs="+")
     p.add_argument("--threads", type=int, default=1, help="torch threads (one is as fast as two here)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="only these seeds (lets separate processes share an experiment's seeds)")
     p.add_argument("--max-group", type=int, default=16, help="most configs trained as one stacked model")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.set_defaults(func=cmd_run)

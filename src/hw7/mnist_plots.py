@@ -151,13 +151,18 @@ def fig_augmented_samples(images: "torch.Tensor", kinds: tuple[str, ...], name: 
 def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
     """Left: validation accuracy of every trial and the best so far. Right: parameter importances."""
     fig, (ax, bx) = style.figure(1, 2, height=2.8, width=style.WIDTH)
-    done = trials[trials["state"] == "complete"]
+    diverged = trials[trials["diverged"]]
+    done = trials[(trials["state"] == "complete") & ~trials["diverged"]]
     pruned = trials[trials["state"] == "pruned"]
+    lo = max(0.5, float(trials.loc[~trials["diverged"], "value"].min()) - 0.01)
     ax.scatter(pruned["number"], pruned["value"], s=12, marker="x", color="0.55", label="pruned (last epoch run)")
     ax.scatter(done["number"], done["value"], s=14, color=style.OKABE_ITO[0], label="complete")
+    if len(diverged):  # scored 0: drawn on the axis' floor, not hidden below it
+        ax.scatter(diverged["number"], [lo * 1.002] * len(diverged), s=22, marker="v", clip_on=False,
+                   color=style.OKABE_ITO[3], label="diverged")
     best = done.set_index("number")["value"].reindex(trials["number"]).cummax().ffill()
     ax.step(trials["number"], best, where="post", color=style.OKABE_ITO[3], label="best so far")
-    _logit_acc_axis(ax, lo=max(0.5, float(trials["value"].min()) - 0.01), hi=0.995)
+    _logit_acc_axis(ax, lo=lo, hi=0.995)
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy")
@@ -238,6 +243,25 @@ def fig_winner_curves(final: pd.DataFrame, val_curve: pd.Series, name: str, titl
     ax.set_ylabel("error rate")
     if title:
         ax.set_title(title)
-    ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.42))
+    ax.legend(loc="best")
+    style.save(fig, name)
+    return fig
+
+
+def fig_best_networks(runs: dict[str, pd.DataFrame], name: str):
+    """Test error rate per epoch (log scale, mean over seeds) of several networks; the
+    epoch axis is the fraction of each run's training, so runs of different lengths
+    (10 and 60 epochs) share it."""
+    fig, ax = style.figure(height=2.8)
+    for (label, df), color in zip(runs.items(), style.OKABE_ITO):
+        m = df.groupby("epoch")["eval_acc"].mean()
+        ls = "--" if "expanded" in label else "-"
+        ax.plot(m.index / m.index.max(), 1 - m.values, color=color, linestyle=ls, marker=".", markersize=3,
+                label=f"{label} ({m.index.max()} epochs)")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v * 100:g}%"))
+    ax.set_xlabel("fraction of training done")
+    ax.set_ylabel("test error rate")
+    ax.legend(loc="upper right", fontsize=7.5)
     style.save(fig, name)
     return fig

@@ -192,3 +192,34 @@ def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
     counts = torch.bincount(wrong, minlength=100)
     top = torch.argsort(counts, descending=True, stable=True)[:n]
     return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in top]
+
+
+BEST_NETWORKS = (("one hidden layer", "original", "p2-best", "problem2"),
+                 ("one hidden layer", "expanded", "p2-best-expanded", "problem2"),
+                 ("deep", "original", "p3-best", "problem3"),
+                 ("deep", "expanded", "p3-best-expanded", "problem3"))
+
+
+def best_networks_table() -> pd.DataFrame:
+    """Every tuned network of the report: layers, parameters, test accuracy over seeds, and compute.
+
+    The search's minutes are those of the search that chose the hyperparameters (shared by
+    the original- and expanded-data rows of one depth); the training minutes are the final
+    runs on all 60,000 training images, all seeds together. Experiments not stored yet are
+    left out.
+    """
+    from hw7 import tune
+
+    rows = []
+    for depth, data, name, study in BEST_NETWORKS:
+        if not stored(name):
+            continue
+        df = runs(name, train_missing=False)
+        last, config = final(df), experiment(name)[0]
+        rows.append({"network": depth, "data": data, "layers": "-".join(map(str, config.sizes)),
+                     "parameters": f"{config.n_params:,}",
+                     "test accuracy": pm(last["eval_acc"].mean(), last["eval_acc"].std()),
+                     "seeds": len(last), "epochs": config.epochs,
+                     "search (min)": float(tune.trials_frame(tune.load(study))["seconds"].sum()) / 60,
+                     "training (min)": compute_seconds(df) / 60})
+    return pd.DataFrame(rows)

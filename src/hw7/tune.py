@@ -202,10 +202,15 @@ def chosen_trial(s: optuna.Study) -> optuna.trial.FrozenTrial:
     return min(near, key=lambda t: (t.user_attrs.get("seconds", math.inf), -t.value))
 
 
+def trial_config(t: optuna.trial.FrozenTrial) -> RunConfig:
+    """The config a trial trained (on the validation split)."""
+    import json
+    return RunConfig.from_dict(json.loads(t.user_attrs["config"]))
+
+
 def best_config(s: optuna.Study) -> RunConfig:
     """The chosen trial's config, as trained (on the validation split)."""
-    import json
-    return RunConfig.from_dict(json.loads(chosen_trial(s).user_attrs["config"]))
+    return trial_config(chosen_trial(s))
 
 
 def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
@@ -226,8 +231,8 @@ def main(args: argparse.Namespace) -> None:
 
 
 def trials_frame(s: optuna.Study) -> "pd.DataFrame":
-    """One row per finished trial: number, state, validation accuracy (last reported for a
-    pruned trial), epochs run, seconds, and the sampled parameters."""
+    """One row per finished trial: number, state, whether it diverged (scored 0), validation
+    accuracy (last reported for a pruned trial), epochs run, seconds, and the sampled parameters."""
     import pandas as pd
 
     rows = []
@@ -236,6 +241,7 @@ def trials_frame(s: optuna.Study) -> "pd.DataFrame":
             continue
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
         rows.append({"number": t.number, "state": t.state.name.lower(),
+                     "diverged": t.user_attrs.get("diverged_epoch") is not None,
                      "value": t.value if t.value is not None else last,
                      "epochs_run": t.user_attrs.get("epochs_run", len(t.intermediate_values)),
                      "seconds": t.user_attrs.get("seconds", 0.0), **t.params})
