@@ -117,7 +117,10 @@ def execute(book: Book, chapter: Chapter, cache_dir: Path, quiet: bool = False,
         pass
     rel = chapter.path.relative_to(book.root)
     log(f"  executing {rel} ...", quiet)
-    result = single_nb_execution(nb, cwd=str(book.root), timeout=timeout, allow_errors=False)
+    # The kernel's own log level is raised: ipykernel warns on every start that its local
+    # TCP sockets are unencrypted, which says nothing about the chapter.
+    result = single_nb_execution(nb, cwd=str(book.root), timeout=timeout, allow_errors=False,
+                                 extra_arguments=["--log-level=ERROR"])
     if result.err is not None:
         raise RenderError(failure_message(chapter, rel, result.nb, result.err))
     cache.cache_notebook_bundle(CacheBundleIn(result.nb, uri=str(chapter.path)),
