@@ -259,7 +259,10 @@ def fig_best_networks(runs: dict[str, pd.DataFrame], name: str):
         ax.plot(m.index / m.index.max(), 1 - m.values, color=color, linestyle=ls, marker=".", markersize=3,
                 label=f"{label} ({m.index.max()} epochs)")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v * 100:g}%"))
+    percent = plt.FuncFormatter(lambda v, _: f"{v * 100:.2g}%")
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(percent)  # the range spans less than a decade: label the minor ticks too
+    ax.tick_params(axis="y", which="minor", labelsize=7.5)
     ax.set_xlabel("fraction of training done")
     ax.set_ylabel("test error rate")
     ax.legend(loc="upper right", fontsize=7.5)

@@ -194,8 +194,8 @@ def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
     return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in top]
 
 
-BEST_NETWORKS = (("one hidden layer", "original", "p2-best", "problem2"),
-                 ("one hidden layer", "expanded", "p2-best-expanded", "problem2"),
+BEST_NETWORKS = (("shallow", "original", "p2-best", "problem2"),
+                 ("shallow", "expanded", "p2-best-expanded", "problem2"),
                  ("deep", "original", "p3-best", "problem3"),
                  ("deep", "expanded", "p3-best-expanded", "problem3"))
 
@@ -216,8 +216,8 @@ def best_networks_table() -> pd.DataFrame:
             continue
         df = runs(name, train_missing=False)
         last, config = final(df), experiment(name)[0]
-        rows.append({"network": depth, "data": data, "layers": "-".join(map(str, config.sizes)),
-                     "parameters": f"{config.n_params:,}",
+        rows.append({"network": depth, "data": data, "hidden layers": ", ".join(map(str, config.sizes[1:-1])),
+                     "parameters": f"{config.n_params / 1e6:.2f} M",
                      "test accuracy": pm(last["eval_acc"].mean(), last["eval_acc"].std()),
                      "seeds": len(last), "epochs": config.epochs,
                      "search (min)": float(tune.trials_frame(tune.load(study))["seconds"].sum()) / 60,
