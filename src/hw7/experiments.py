@@ -39,6 +39,15 @@ def best_of(study: str, augment: str = "none") -> list[RunConfig]:
     return configs
 
 
+def regularized(study: str, dropouts=(0.024085536327043765, 0.2, 0.4), epochs: int = 30) -> list[RunConfig]:
+    """A diagnostic on the validation split: the study's chosen config trained for ``epochs``
+    with its own and with stronger dropout (seed 0 only). The first dropout is the chosen
+    trial's own, written out so that the runs keep their stored keys if the study grows."""
+    from hw7.tune import best_config, load
+
+    return [best_config(load(study)).replace(dropout=p, epochs=epochs) for p in dropouts]
+
+
 EXPERIMENTS = {
     "p2-sgd": lambda: lr_sweep(BASELINE, SGD_RATES),
     "p2-adam": lambda: lr_sweep(BASELINE.replace(optimizer="adam"), ADAM_RATES),
@@ -48,6 +57,7 @@ EXPERIMENTS = {
     "p2-best-expanded": lambda: best_of("problem2", "elastic"),
     "p3-best": lambda: best_of("problem3"),
     "p3-best-expanded": lambda: best_of("problem3", "elastic"),
+    "p3-regularized": lambda: regularized("problem3"),
 }
 WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
 

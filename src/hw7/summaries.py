@@ -223,3 +223,11 @@ def best_networks_table() -> pd.DataFrame:
                      "search (min)": float(tune.trials_frame(tune.load(study))["seconds"].sum()) / 60,
                      "training (min)": compute_seconds(df) / 60})
     return pd.DataFrame(rows)
+
+
+def variant_table(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per value of ``column``: the final accuracy and loss on the evaluation split and the
+    accuracy on 10,000 training images (mean over the runs that share the value)."""
+    last = final(df)
+    out = last.groupby(column)[["eval_acc", "eval_loss", "train_acc"]].mean().reset_index()
+    return out.rename(columns={"eval_acc": "accuracy", "eval_loss": "loss", "train_acc": "training accuracy"})
