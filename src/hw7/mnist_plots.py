@@ -167,7 +167,7 @@ def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy")
     ax.legend(loc="upper left", fontsize=7)
-    imp = importance.sort_values()
+    imp = importance.sort_index(ascending=False).sort_values(kind="stable")  # ties in a fixed order
     bx.barh(imp.index, imp.values, color=style.OKABE_ITO[0])
     bx.set_xlabel("importance (PED-ANOVA)")
     bx.grid(axis="y", visible=False)

@@ -257,7 +257,9 @@ def importances(s: optuna.Study) -> "pd.Series":
 
     with warnings.catch_warnings():  # "few trials in some regime" warnings: the numbers are a guide
         warnings.simplefilter("ignore")
-        return pd.Series(get_param_importances(s, evaluator=PedAnovaImportanceEvaluator()))
+        imp = pd.Series(get_param_importances(s, evaluator=PedAnovaImportanceEvaluator()))
+    # Largest first; ties (several zeros) by name, so that the order does not vary between runs.
+    return imp.sort_index().sort_values(ascending=False, kind="stable")
 
 
 def enqueued(s: optuna.Study) -> list[int]:
