@@ -117,3 +117,43 @@ def test_all_sources_failing_names_them(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="torchvision: OSError: network unreachable"):
         ensure_mnist(tmp_path)
     assert not any((tmp_path / "MNIST" / "raw").glob("*"))
+
+
+def test_processed_files_cannot_replace_the_verified_ones(mnist, tmp_path):
+    """torchvision prefers MNIST/processed/*.pt, which no checksum covers: 500 zero images there
+    must not replace the verified IDX files (they did before the data were read with numpy)."""
+    from hw7.data import _load, data_digest
+
+    src = data_root() / "MNIST" / "raw"
+    raw, processed = tmp_path / "MNIST" / "raw", tmp_path / "MNIST" / "processed"
+    raw.mkdir(parents=True)
+    processed.mkdir()
+    for name in SHA256:
+        (raw / name).symlink_to(src / name)
+    fake = (torch.zeros(500, 28, 28, dtype=torch.uint8), torch.zeros(500, dtype=torch.int64))
+    torch.save(fake, processed / "training.pt")
+    torch.save(fake, processed / "test.pt")
+    loaded = _load(tmp_path.resolve())
+    for name in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(getattr(loaded, name), getattr(mnist, name)), name
+    assert loaded.sha256 == mnist.sha256 == data_digest(SHA256)
+
+
+def test_idx_reader_matches_torchvision_bitwise(mnist):
+    """uint8 -> float32 / 255 as torchvision's MNIST gives it: the stored runs depend on every bit."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    raw = mnist.root / "MNIST" / "raw"
+    images = read_image_file(str(raw / "t10k-images-idx3-ubyte"))
+    assert torch.equal(images.reshape(10000, -1).float().div_(255.0).view(torch.int32), mnist.test_x.view(torch.int32))
+    assert torch.equal(read_label_file(str(raw / "train-labels-idx1-ubyte")).long(), mnist.train_y)
+
+
+def test_idx_header_is_checked(tmp_path):
+    from hw7.data import parse_idx
+
+    with pytest.raises(DataError, match="not an unsigned-byte IDX"):
+        parse_idx(b"\x00\x00\x0d\x01\x00\x00\x00\x02ab", tmp_path / "x")
+    with pytest.raises(DataError, match=r"header says \(3,\)"):
+        parse_idx(b"\x00\x00\x08\x01\x00\x00\x00\x03ab", tmp_path / "x")
+    assert parse_idx(b"\x00\x00\x08\x01\x00\x00\x00\x02ab", tmp_path / "x").tolist() == [97, 98]

@@ -139,8 +139,9 @@ def test_store_trains_missing_only_and_resumes(small, tmp_path, monkeypatch):
     monkeypatch.setattr(sweep, "train_group", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
     first = sweep.train_many(configs[:1], small, root=tmp_path, progress=False)
     both = sweep.train_many(configs, small, root=tmp_path, progress=False)
-    assert calls == [1, 1]  # the second call trained only the missing config
-    assert both[0] == first[0]
+    # the second call trained the missing config in its group (both configs); the stored one was kept
+    assert calls == [1, 2]
+    assert both[0] == first[0] and both[1]["group"] == [c.key(store.ENGINE_VERSION) for c in configs]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
         f"{c.key(store.ENGINE_VERSION)}.json" for c in configs)  # no temp files left
     df = store.frame(both)

@@ -39,19 +39,73 @@ def cmd_bench(args: argparse.Namespace) -> None:
     bench(args.which)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--threads 0`` or ``--max-group -1`` is a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per ``RunConfig`` field (``--weight-decay`` for ``weight_decay``), with its default,
+    type, choices and help taken from the field, so the fields are listed once, in `hw7.config`."""
+    import dataclasses
+    import typing
+
+    from hw7.config import RunConfig
+
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        if "help" not in f.metadata:
+            continue
+        kw = {k: v for k, v in f.metadata.items()}
+        hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
+        if hint is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is tuple:
+            args = typing.get_args(hint)
+            kw.update(type=args[0], nargs="+" if args[-1] is Ellipsis else len(args))
+        else:
+            kw["type"] = hint
+        if f.name == "data_seed":  # one --seed fixes both unless asked otherwise
+            kw.update(default=None, help=kw["help"] + " (default: --seed)")
+        else:
+            kw["default"] = f.default
+            kw["help"] += " (default: %(default)s)"
+        parser.add_argument(flag, **kw)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The ``RunConfig`` the options of ``add_config_options`` describe."""
+    import dataclasses
+
+    from hw7.config import RunConfig
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    if values.get("data_seed") is None:
+        values["data_seed"] = values["seed"]
+    return RunConfig(**values)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     import torch
 
     from hw7.experiments import WITH_PREDICTIONS, experiment
-    from hw7.sweep import train_many
+    from hw7.sweep import resolve_device, train_many
 
+    resolve_device(args.device)
     torch.set_num_threads(args.threads)
     for name in args.names:
-        configs = [c for c in experiment(name) if args.seeds is None or c.seed in args.seeds]
+        every = experiment(name)
+        configs = [c for c in every if args.seeds is None or c.seed in args.seeds]
         if not configs:
             raise SystemExit(f"{name}: no run has a seed in {args.seeds}; its seeds are "
-                             f"{sorted({c.seed for c in experiment(name)})}")
-        records = train_many(configs, max_group=args.max_group, device=args.device,
+                             f"{sorted({c.seed for c in every})}")
+        records = train_many(configs, max_group=args.max_group, device=args.device, universe=every,
                              predictions=name in WITH_PREDICTIONS)
         best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
         print(f"{name}: {len(records)} runs stored; best final accuracy "
@@ -61,17 +115,15 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7.config import RunConfig
-    from hw7.sweep import train_many
+    from hw7.experiments import WITH_PREDICTIONS, experiment, experiment_of
+    from hw7.sweep import resolve_device, train_many
 
+    config = config_from_args(args)
+    resolve_device(args.device)
     torch.set_num_threads(args.threads)
-    config = RunConfig(sizes=tuple(args.sizes), activation=args.activation, init=args.init,
-                       dropout=args.dropout, optimizer=args.optimizer, lr=args.lr,
-                       momentum=args.momentum, betas=tuple(args.betas), weight_decay=args.weight_decay,
-                       schedule=args.schedule, step_size=args.step_size, gamma=args.gamma,
-                       batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                       data_seed=args.seed, eval_on=args.eval_on, augment=args.augment)
-    record = train_many([config], device=args.device)[0]
+    name = experiment_of(config)  # a config of a stored experiment is trained in that experiment's group
+    record = train_many([config], device=args.device, universe=experiment(name) if name else None,
+                        predictions=name in WITH_PREDICTIONS)[0]
     h = record["history"]
     for e, (loss, acc) in enumerate(zip(h["train_loss"], h["eval_acc"])):
         print(f"epoch {e + 1:3d}  train loss {loss if loss is not None else float('nan'):.4f}  "
@@ -81,6 +133,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"stored as results/runs/{record['key']}.json ({record['seconds']:.1f} s)")
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    from hw7.check import check
+
+    report = check(reproduce_runs=args.reproduce)
+    print(f"{report.records} run records, {report.journals} Optuna journals checked"
+          + (f"; {report.reproduced} of {report.records} records ({report.groups} groups) reproduce "
+             "their first epoch bitwise" if args.reproduce else "")
+          + f"; {len(report.faults)} faults ({report.seconds:.0f} s)")
+    if report.faults:
+        sys.exit(1)
+
+
 def cmd_tune(args: argparse.Namespace) -> None:
     from hw7.tune import main as tune
 
@@ -88,6 +152,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from hw7.sweep import DEVICES
+
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -112,36 +178,24 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
     p.add_argument("names", nargs="+")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (one is as fast as two here)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (one is as fast as two here)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only these seeds (lets separate processes share an experiment's seeds)")
-    p.add_argument("--max-group", type=int, default=16, help="most configs trained as one stacked model")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--max-group", type=positive_int, default=16,
+                   help="most configs trained as one stacked model (groups already stored keep their size)")
+    p.add_argument("--device", default="cpu", choices=DEVICES)
     p.set_defaults(func=cmd_run)
 
-    from hw7.config import RunConfig
-    d = RunConfig()
     p = sub.add_parser("train", help="train one config (through the run store) and print its accuracy per epoch")
-    p.add_argument("--sizes", type=int, nargs="+", default=list(d.sizes))
-    p.add_argument("--activation", default=d.activation)
-    p.add_argument("--init", default=d.init)
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--optimizer", default=d.optimizer)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--momentum", type=float, default=d.momentum)
-    p.add_argument("--betas", type=float, nargs=2, default=list(d.betas))
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--schedule", default=d.schedule)
-    p.add_argument("--step-size", type=int, default=d.step_size)
-    p.add_argument("--gamma", type=float, default=d.gamma)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--eval-on", default=d.eval_on)
-    p.add_argument("--augment", default=d.augment)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
+    add_config_options(p)
+    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--device", default="cpu", choices=DEVICES)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("check", help="validate every stored run and Optuna journal (exit 1 on any fault)")
+    p.add_argument("--reproduce", action="store_true",
+                   help="also re-train the first epoch of every stored group and compare bitwise")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("tune", help="run or extend an Optuna search (validation split only)")
     p.add_argument("study", help="problem2")

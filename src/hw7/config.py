@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -24,27 +25,34 @@ AUGMENTS = ("none", "affine", "elastic")
 PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "seed")
 
 
+def option(default, help: str, **argparse_kw):
+    """A config field with the help text (and argparse extras) its command-line option is built from."""
+    return field(default=default, metadata={"help": help, **argparse_kw})
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    sizes: tuple[int, ...] = (784, 30, 10)
-    activation: str = "sigmoid"
-    init: str = "xavier_normal"
-    dropout: float = 0.0
-    optimizer: str = "sgd"
-    lr: float = 0.001
-    momentum: float = 0.8  # SGD only
-    nesterov: bool = True  # SGD only
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam only
-    weight_decay: float = 1e-5
-    schedule: str = "none"  # "step": lr * gamma ** (epoch // step_size); "cosine": to 0 at the end
-    step_size: int = 2
-    gamma: float = 0.7
-    batch_size: int = 10
-    epochs: int = 30
-    seed: int = 0  # initial weights (and dropout masks)
-    data_seed: int = 0  # order of the mini-batches (and augmentation draws)
-    eval_on: str = "test"  # "test": train on all 60k, evaluate on test; "val": train on 50k, evaluate on 10k held out
-    augment: str = "none"
+    sizes: tuple[int, ...] = option((784, 30, 10), "layer widths, input 784 to output 10")
+    activation: str = option("sigmoid", "hidden activation", choices=ACTIVATIONS)
+    init: str = option("xavier_normal", "weight initialization", choices=INITS)
+    dropout: float = option(0.0, "dropout probability of hidden units, in [0, 1)")
+    optimizer: str = option("sgd", "optimizer", choices=OPTIMIZERS)
+    lr: float = option(0.001, "learning rate")
+    momentum: float = option(0.8, "SGD momentum, in [0, 1) (0 needs --no-nesterov)")
+    nesterov: bool = option(True, "Nesterov momentum (SGD only)")
+    betas: tuple[float, float] = option((0.9, 0.999), "Adam's beta1 and beta2")
+    weight_decay: float = option(1e-5, "L2 weight decay")
+    schedule: str = option("none", "learning-rate schedule: step (lr * gamma ** (epoch // step-size)) "
+                           "or cosine (to 0 at the end)", choices=SCHEDULES)
+    step_size: int = option(2, "epochs per step of the step schedule")
+    gamma: float = option(0.7, "factor per step of the step schedule, in (0, 1]")
+    batch_size: int = option(10, "mini-batch size")
+    epochs: int = option(30, "epochs")
+    seed: int = option(0, "initial weights (and dropout masks)")
+    data_seed: int = option(0, "order of the mini-batches (and augmentation draws)")
+    eval_on: str = option("test", "test: train on all 60k, evaluate on test; val: train on 50k, "
+                          "evaluate on the 10k held out", choices=SPLITS)
+    augment: str = option("none", "random distortions of the training images", choices=AUGMENTS)
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # free-form notes, not part of the key
 
     def __post_init__(self) -> None:
@@ -102,12 +110,13 @@ def validate(c: RunConfig) -> None:
     _check(c.init in INITS, "init", c.init, f"one of {INITS}")
     _check(0.0 <= c.dropout < 1.0, "dropout", c.dropout, "in [0, 1)")
     _check(c.optimizer in OPTIMIZERS, "optimizer", c.optimizer, f"one of {OPTIMIZERS}")
-    _check(c.lr > 0, "lr", c.lr, "must be positive")
+    _check(c.lr > 0 and math.isfinite(c.lr), "lr", c.lr, "must be positive and finite")
     _check(0.0 <= c.momentum < 1.0, "momentum", c.momentum, "in [0, 1)")
     _check(not (c.nesterov and c.momentum == 0 and c.optimizer == "sgd"), "nesterov", c.nesterov,
-           "Nesterov needs momentum > 0")
+           "Nesterov needs momentum > 0 (turn it off: --no-nesterov)")
     _check(len(c.betas) == 2 and all(0.0 <= b < 1.0 for b in c.betas), "betas", c.betas, "two values in [0, 1)")
-    _check(c.weight_decay >= 0, "weight_decay", c.weight_decay, "must be >= 0")
+    _check(c.weight_decay >= 0 and math.isfinite(c.weight_decay), "weight_decay", c.weight_decay,
+           "must be >= 0 and finite")
     _check(c.schedule in SCHEDULES, "schedule", c.schedule, f"one of {SCHEDULES}")
     _check(c.step_size >= 1, "step_size", c.step_size, "must be >= 1")
     _check(0 < c.gamma <= 1, "gamma", c.gamma, "in (0, 1]")
@@ -122,6 +131,5 @@ def lr_at(c: RunConfig, epoch: int) -> float:
     if c.schedule == "step":
         return c.lr * c.gamma ** (epoch // c.step_size)
     if c.schedule == "cosine":
-        import math
         return c.lr * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
     return c.lr

@@ -1,10 +1,15 @@
 """MNIST as in-memory tensors, loaded the way the assignment loads it.
 
 The assignment reads MNIST with ``torchvision.datasets.MNIST`` and the transform
-``ToTensor()`` + flatten: pixels scaled to [0, 1], images as 784-vectors. We do
-exactly that, but once, on the whole tensor (``dataset.data / 255``), instead of
-per sample, because per-sample transforms dominate the cost of training a
+``ToTensor()`` + flatten: pixels scaled to [0, 1], images as 784-vectors. We
+compute the same numbers, but once, on the whole tensor (``uint8 / 255``), instead
+of per sample, because per-sample transforms dominate the cost of training a
 network this small (see ``../shared/performance-notes.md``).
+
+The tensors are parsed here, with numpy, from the very bytes whose SHA-256 was
+checked: ``torchvision.datasets.MNIST`` would instead load ``MNIST/processed/*.pt``
+when such files exist, which no checksum covers. The digest of the four files
+(``MNIST.sha256``) goes into every run record.
 
 Where the four IDX files come from, in order:
 
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 SHA256 = {
@@ -57,6 +63,7 @@ class MNIST:
     test_x: torch.Tensor  # [10000, 784] float32
     test_y: torch.Tensor  # [10000] int64
     root: Path
+    sha256: str = "unverified"  # digest of the four IDX files' digests (``data_digest``)
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -154,19 +161,52 @@ def ensure_mnist(root: str | os.PathLike | None = None,
     )
 
 
-def _read(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision import datasets
+def data_digest(digests: dict[str, str]) -> str:
+    """One SHA-256 for the data set: of its ``SHA256SUMS`` listing (name order of ``SHA256``)."""
+    listing = "".join(f"{digests[name]}  {name}\n" for name in SHA256)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
-    ds = datasets.MNIST(str(raw.parent.parent), train=train, download=False)
-    return ds.data.reshape(len(ds.data), -1).float().div_(255.0), ds.targets.long()
+
+def parse_idx(blob: bytes, path: Path) -> np.ndarray:
+    """An IDX file's unsigned-byte array (LeCun's format: 0, 0, type 0x08, ndim, big-endian dims).
+
+    Hand-written because it is four lines and the only reader at hand, torchvision's,
+    cannot be pointed at the raw files alone (it prefers ``processed/*.pt``).
+    """
+    if len(blob) < 4 or blob[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path} is not an unsigned-byte IDX file.")
+    ndim = blob[3]
+    dims = tuple(int(d) for d in np.frombuffer(blob, ">u4", count=ndim, offset=4))
+    offset = 4 + 4 * ndim
+    if len(blob) != offset + int(np.prod(dims)):
+        raise DataError(f"{path}: IDX header says {dims}, but the file holds {len(blob) - offset} bytes.")
+    return np.frombuffer(blob, np.uint8, offset=offset).reshape(dims)
+
+
+def read_verified(raw: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The four IDX arrays, parsed from the bytes whose checksum was just checked, and ``data_digest``."""
+    arrays, digests = {}, {}
+    for name, expected in SHA256.items():
+        blob = (raw / name).read_bytes()
+        digests[name] = hashlib.sha256(blob).hexdigest()
+        if digests[name] != expected:
+            raise DataError(f"Checksum mismatch for {raw / name} (expected SHA-256 {expected}); "
+                            "run `python -m hw7 data` to fetch it again.")
+        arrays[name] = parse_idx(blob, raw / name)
+    return arrays, data_digest(digests)
+
+
+def _images(a: np.ndarray) -> torch.Tensor:
+    """uint8 [N, 28, 28] -> float32 [N, 784] in [0, 1], the same arithmetic as ``ToTensor()``."""
+    return torch.from_numpy(a.reshape(len(a), -1).copy()).float().div_(255.0)
 
 
 @functools.lru_cache(maxsize=2)
 def _load(root: Path) -> MNIST:
-    raw = ensure_mnist(root)
-    train_x, train_y = _read(raw, train=True)
-    test_x, test_y = _read(raw, train=False)
-    return MNIST(train_x, train_y, test_x, test_y, root)
+    arrays, digest = read_verified(ensure_mnist(root))
+    labels = {name: torch.from_numpy(arrays[name].astype(np.int64)) for name in SHA256 if "labels" in name}
+    return MNIST(_images(arrays["train-images-idx3-ubyte"]), labels["train-labels-idx1-ubyte"],
+                 _images(arrays["t10k-images-idx3-ubyte"]), labels["t10k-labels-idx1-ubyte"], root, digest)
 
 
 def load_mnist(root: str | os.PathLike | None = None) -> MNIST:

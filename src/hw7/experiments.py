@@ -67,3 +67,8 @@ def experiment(name: str) -> list[RunConfig]:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; allowed: {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[name]()
+
+
+def experiment_of(config: RunConfig) -> str | None:
+    """The first named experiment holding ``config`` (its groups are computed from that list), or None."""
+    return next((name for name in EXPERIMENTS if config in experiment(name)), None)

@@ -52,6 +52,16 @@ class StackedMLP:
                 self.b[l][k] = layer.bias.detach().to(device)
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs: the parameters and the dropout generators' states."""
+        return {"theta": self.theta.detach().cpu().clone(),
+                "dropout_gens": torch.stack([g.get_state() for g in self.dropout_gens])}
+
+    def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
+        self.theta.copy_(d["theta"])
+        for g, state in zip(self.dropout_gens, d["dropout_gens"]):
+            g.set_state(state)
+
     def per_config(self, values: list[float]) -> float | torch.Tensor:
         """A plain float when every config has the same value (cheaper updates, bitwise the
         same result), else one value per element of the flat buffer (``expand``)."""
@@ -158,6 +168,12 @@ class StackedSGD:
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
         self.buf = torch.zeros_like(model.theta)
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"buf": self.buf.cpu().clone()}
+
+    def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
+        self.buf.copy_(d["buf"])
+
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g = self.model.theta, self.model.grad
         axpy_(g, p, self.weight_decay)
@@ -181,6 +197,14 @@ class StackedAdam:
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
         self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
         self.scratch = torch.empty_like(model.theta)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"m": self.m.cpu().clone(), "v": self.v.cpu().clone(), "t": torch.tensor(self.t)}
+
+    def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
+        self.m.copy_(d["m"])
+        self.v.copy_(d["v"])
+        self.t = int(d["t"])
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g, s = self.model.theta, self.model.grad, self.scratch

@@ -3,16 +3,27 @@
 A run's file name is its key: a hash of its config and of ``ENGINE_VERSION``
 (bump it whenever training semantics change, and every stored run becomes
 "missing" again). Files are written to a temporary name and renamed, so a
-killed sweep never leaves a half-written result behind.
+killed sweep never leaves a half-written result behind; a temporary file that
+a killed process left (``.tmp-*.json``) is ignored, and removed once stale.
+
+Nothing is trusted on load: ``validate`` recomputes the key from the stored
+config and engine version, checks the schema and the history's length, and
+names the file and the fault (``StoreError``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -20,6 +31,19 @@ from hw7.config import RunConfig
 
 ENGINE_VERSION = 1
 RESULTS = Path(__file__).resolve().parents[2] / "results"
+TMP_PREFIX = ".tmp-"
+STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a killed process
+HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "grad_ratio", "grad_norms", "seconds")
+SCHEMA = {  # field -> allowed JSON types (bool is excluded from int below)
+    "key": str, "config": dict, "engine_version": int, "history": dict, "diverged_epoch": (int, type(None)),
+    "group": list, "group_size": int, "group_seconds": (int, float), "seconds": (int, float),
+    "environment": dict, "finished": str,
+}
+OPTIONAL = {"predictions": list, "data_sha256": str}
+
+
+class StoreError(ValueError):
+    """A stored record is unreadable or inconsistent; the message names the file and the fault."""
 
 
 def runs_dir(root: Path | None = None) -> Path:
@@ -36,20 +60,90 @@ def path_of(config: RunConfig, root: Path | None = None) -> Path:
     return runs_dir(root) / f"{config.key(ENGINE_VERSION)}.json"
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _faults(record, stem: str) -> list[str]:
+    """Everything wrong with one record stored under ``<stem>.json`` (empty if it is sound)."""
+    if not isinstance(record, dict):
+        return [f"a record is a JSON object, found {type(record).__name__}"]
+    faults = [f"missing field {name!r}" for name in SCHEMA if name not in record]
+    for name, types in (SCHEMA | OPTIONAL).items():
+        value = record.get(name)
+        if name in record and (not isinstance(value, types) or isinstance(value, bool)):
+            faults.append(f"field {name!r} has type {type(value).__name__}")
+    if faults:
+        return faults
+    try:
+        config = RunConfig.from_dict(record["config"])
+    except (TypeError, ValueError) as exc:
+        return [f"config: {exc}"]
+    key = config.key(record["engine_version"])  # a copy of another version's record fails here
+    if key != record["key"]:
+        faults.append(f"key {record['key']!r} is not the stored config's key {key!r}")
+    if key != stem:
+        faults.append(f"the stored config's key {key!r} is not the file name")
+    h = record["history"]
+    if set(h) != set(HISTORY_KEYS):
+        return faults + [f"history holds {sorted(h)}, expected {sorted(HISTORY_KEYS)}"]
+    lengths = {m: len(h[m]) if isinstance(h[m], list) else None for m in HISTORY_KEYS}
+    expected = config.epochs if record["diverged_epoch"] is None else record["diverged_epoch"] + 1
+    wrong = {m: n for m, n in lengths.items() if n != expected}
+    if wrong:
+        faults.append(f"history lengths {wrong}, expected {expected} epochs"
+                      + ("" if record["diverged_epoch"] is None else " (diverged)"))
+    if not all(_is_number(v) or v is None for m in HISTORY_KEYS if m != "grad_norms" and lengths[m]
+               for v in h[m]):
+        faults.append("history holds a value that is neither a number nor null")
+    if record["key"] not in record["group"] or record["group_size"] != len(record["group"]):
+        faults.append(f"group of {record['group_size']} does not list this key among {len(record['group'])} keys")
+    return faults
+
+
+def validate(record, path: Path) -> dict:
+    """``record`` if it is a sound record for ``path``; else ``StoreError`` naming the file and faults."""
+    faults = _faults(record, path.stem)
+    if faults:
+        raise StoreError(f"{path}: {'; '.join(faults)}")
+    return record
+
+
+def read(path: Path) -> dict:
+    """Parse and validate one record file."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{path}: not readable JSON ({exc})") from None
+    return validate(record, path)
+
+
 def load(config: RunConfig, root: Path | None = None) -> dict | None:
     """The stored record of ``config``, or None if it has not been run by this engine version."""
     path = path_of(config, root)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read(path) if path.is_file() else None
+
+
+def record_paths(root: Path | None = None) -> list[Path]:
+    """Every record file (temporary files of an unfinished ``save`` excluded; stale ones removed)."""
+    folder = runs_dir(root)
+    for tmp in folder.glob(f"{TMP_PREFIX}*.json"):
+        try:
+            if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+                tmp.unlink()
+        except FileNotFoundError:  # its writer just renamed or removed it
+            pass
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith(TMP_PREFIX))
 
 
 def save(record: dict, root: Path | None = None) -> Path:
     """Write one run's record atomically (temp file + rename)."""
     path = runs_dir(root) / f"{record['key']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True)
+            json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -58,9 +152,39 @@ def save(record: dict, root: Path | None = None) -> Path:
 
 
 def all_records(root: Path | None = None) -> list[dict]:
-    """Every stored record of the current engine version."""
-    records = [json.loads(p.read_text()) for p in sorted(runs_dir(root).glob("*.json"))]
-    return [r for r in records if r["engine_version"] == ENGINE_VERSION]
+    """Every stored record of the current engine version (every file validated)."""
+    return [r for r in map(read, record_paths(root)) if r["engine_version"] == ENGINE_VERSION]
+
+
+def group_id(keys: list[str]) -> str:
+    """Name of a group of runs trained together (its lock and its checkpoint)."""
+    return hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def group_lock(keys: list[str], root: Path | None = None) -> Iterator[None]:
+    """Hold ``results/locks/<group id>.lock`` while training a group; wait while another process holds it.
+
+    ``fcntl.flock``: the kernel drops the lock when its holder exits, even on ``kill -9``,
+    so a lock is never stale; the file names the holder's pid for the waiting message.
+    """
+    path = (root or RESULTS) / "locks" / f"{group_id(keys)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            print(f"waiting for process {f.read().strip() or '?'}, which trains this group of {len(keys)} "
+                  f"runs ({path})", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def frame(records: list[dict]) -> pd.DataFrame:

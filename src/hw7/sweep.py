@@ -14,19 +14,21 @@ import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm  # not tqdm.auto: no notebook widgets; disable=None silences it off a TTY
 
+from hw7 import checkpoint as hw7_checkpoint
 from hw7 import store
 from hw7.config import RunConfig, lr_at
 from hw7.data import MNIST, load_mnist, split_validation
 from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
 
+DEVICES = ("cpu", "cuda", "auto")
 N_TRAIN_ACC = 10_000  # training accuracy is measured on this many training images each epoch
-HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "grad_ratio", "grad_norms", "seconds")
 
 
 def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -58,6 +60,11 @@ def environment(device: torch.device) -> dict:
 
 
 def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto``; ``ValueError`` (one line) for anything else or a missing GPU."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available here; use --device cpu (or auto)")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -66,14 +73,18 @@ def resolve_device(device: str) -> torch.device:
 def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         eval_x: torch.Tensor, eval_y: torch.Tensor, epochs: int | None = None,
         track_grads: bool = True, progress: bool | None = None,
-        on_epoch: Callable[[int, list[dict]], bool] | None = None) -> tuple[StackedMLP, list[dict], list]:
+        on_epoch: Callable[[int, list[dict]], bool] | None = None,
+        checkpoint: Path | None = None, checkpoint_every: float = hw7_checkpoint.EVERY,
+        ) -> tuple[StackedMLP, list[dict], list]:
     """Train configs of one group together on the given tensors (all on one device).
 
     Returns the model, one history per config and, per config, the epoch its
     training loss became non-finite (None if never). A diverged config stops
     updating (learning rate 0) and its history ends there; the others go on.
     ``on_epoch(epoch, histories)`` is called after each epoch; returning True
-    stops training (how a tuner prunes a trial).
+    stops training (how a tuner prunes a trial). With ``checkpoint`` the state is
+    saved there at the end of an epoch once ``checkpoint_every`` seconds have
+    passed, and training resumes from it if it exists (see `hw7.checkpoint`).
     """
     from hw7.augment import augment_batch
 
@@ -87,11 +98,20 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     order_gen = torch.Generator().manual_seed(c0.data_seed)
     aug_gen = torch.Generator(device=dev).manual_seed(c0.data_seed + 1)
     alive, diverged = [True] * K, [None] * K
-    hist = [{m: [] for m in HISTORY_KEYS} for _ in configs]
+    hist = [{m: [] for m in store.HISTORY_KEYS} for _ in configs]
     n_epochs = epochs or c0.epochs
-    bar = tqdm(total=n_epochs, disable=None if progress is None else not progress, leave=False,
+    keys, first = [c.key(store.ENGINE_VERSION) for c in configs], 0
+    state = hw7_checkpoint.load(checkpoint, keys, n_epochs) if checkpoint is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        order_gen.set_state(state["order_gen"])
+        aug_gen.set_state(state["aug_gen"].to(aug_gen.get_state().device))
+        first, alive, diverged, hist = state["epoch"], state["alive"], state["diverged"], state["hist"]
+    saved_at = time.monotonic()
+    bar = tqdm(total=n_epochs, initial=first, disable=None if progress is None else not progress, leave=False,
                desc=f"{K}×{'-'.join(map(str, c0.sizes))} {c0.optimizer}")
-    for epoch in range(n_epochs):
+    for epoch in range(first, n_epochs):
         start = time.perf_counter()
         neg_lr = model.expand([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])
         loss_sum = torch.zeros(K, device=dev)
@@ -124,6 +144,12 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
             h["seconds"].append(seconds)
             if not torch.isfinite(loss_sum[k]):
                 diverged[k], alive[k] = epoch, False
+        if checkpoint is not None and time.monotonic() - saved_at >= checkpoint_every:
+            hw7_checkpoint.save(checkpoint, {
+                "keys": keys, "epochs": n_epochs, "epoch": epoch + 1, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "order_gen": order_gen.get_state(),
+                "aug_gen": aug_gen.get_state().cpu(), "alive": alive, "diverged": diverged, "hist": hist})
+            saved_at = time.monotonic()
         bar.update(1)
         bar.set_postfix(best_acc=f"{float(eval_acc.nan_to_num(0).max()):.4f}")
         if not any(alive) or (on_epoch is not None and on_epoch(epoch, hist)):
@@ -132,57 +158,167 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     return model, hist, diverged
 
 
+def memory_needed(configs: list[RunConfig], n_train: int, n_eval: int, chunk: int = 10_000) -> int:
+    """Bytes a group needs beyond the loaded data set, an upper estimate (float32 throughout).
+
+    Parameters and gradients (2 copies), the optimizer's state with its per-element
+    hyperparameters (SGD: 4 copies, Adam: 9), one network built for initialization,
+    the training step's activations (value, dropout mask, gradient and derivative per
+    hidden unit of the K stacked configs and the batch), the evaluation pass (two
+    layers' outputs of a chunk of evaluation images) and the epoch's shuffled copy
+    of the training data.
+    """
+    c0, K = configs[0], len(configs)
+    hidden = c0.sizes[1:-1] or (0,)
+    params = K * c0.n_params
+    optimizer = (4 if c0.optimizer == "sgd" else 9) * params
+    step = 4 * c0.batch_size * K * (sum(hidden) + 10)
+    evaluation = 2 * min(chunk, max(n_eval, N_TRAIN_ACC)) * K * (max(hidden) + 10)
+    data = n_train * (784 + 10) + (n_train + n_eval) * 784 * (c0.eval_on == "val")
+    return 4 * (2 * params + optimizer + c0.n_params + step + evaluation + data)
+
+
+def memory_available(device: torch.device) -> int:
+    """Bytes free for a new allocation: the GPU's free memory, or the system's ``MemAvailable``."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    with open("/proc/meminfo") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["MemAvailable"].split()[0]) * 1024
+
+
+def check_memory(configs: list[RunConfig], device: torch.device, n_train: int, n_eval: int) -> None:
+    """Refuse, before allocating anything, a group this machine cannot hold."""
+    need, have = memory_needed(configs, n_train, n_eval), memory_available(device)
+    if need > have:
+        raise ValueError(f"{len(configs)} × {'-'.join(map(str, configs[0].sizes))} needs about "
+                         f"{need / 2**30:.1f} GiB to train, but only {have / 2**30:.1f} GiB of {device.type} "
+                         "memory is available; use narrower layers, fewer configs per group (--max-group) "
+                         "or a larger machine")
+
+
 def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: int | None = None,
-                device: str = "cpu", progress: bool | None = None, predictions: bool = False) -> list[dict]:
+                device: str = "cpu", progress: bool | None = None, predictions: bool = False,
+                root: Path | None = None, checkpoint_every: float = hw7_checkpoint.EVERY) -> list[dict]:
     """Train one stackable group on MNIST; return one store record per config.
 
-    ``epochs`` overrides the configs' epoch count (the integrity test re-trains one epoch).
-    With ``predictions`` each record also keeps the final model's predicted digit
-    for every evaluation image (for confusion matrices and error galleries).
+    ``epochs`` overrides the configs' epoch count (the integrity check re-trains one
+    epoch; such a partial run is never checkpointed). With ``predictions`` each record
+    also keeps the final model's predicted digit for every evaluation image (for
+    confusion matrices and error galleries). A full run checkpoints under ``root``
+    and resumes from its checkpoint; the caller removes it once the records are stored.
     """
     dev = resolve_device(device)
-    tensors = [t.to(dev) for t in split_for(configs[0], mnist or load_mnist())]
+    mnist = mnist or load_mnist()
+    n_eval = len(mnist.test_y) if configs[0].eval_on == "test" else 10_000
+    check_memory(configs, dev, len(mnist.train_y), n_eval)
+    tensors = [t.to(dev) for t in split_for(configs[0], mnist)]
+    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    ckpt = hw7_checkpoint.path_of(keys, root) if epochs is None else None
+    resumed = hw7_checkpoint.load(ckpt, keys, configs[0].epochs) if ckpt is not None else None
     start = time.perf_counter()
-    model, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress)
-    wall = time.perf_counter() - start
+    model, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress, checkpoint=ckpt,
+                                checkpoint_every=checkpoint_every)
+    wall = time.perf_counter() - start + (max(sum(h["seconds"]) for h in resumed["hist"]) if resumed else 0.0)
     if predictions:
         with torch.no_grad():
             predicted = model.forward(tensors[2])[0].argmax(-1).cpu()
-    keys = [c.key(store.ENGINE_VERSION) for c in configs]
     env = environment(dev)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return [{"key": keys[k], "config": c.to_dict(), "engine_version": store.ENGINE_VERSION,
              "history": hist[k], "diverged_epoch": diverged[k], "group": keys, "group_size": len(configs),
              "group_seconds": wall, "seconds": wall / len(configs), "environment": env,
-             "finished": finished} | ({"predictions": predicted[k].tolist()} if predictions else {})
+             "finished": finished, "data_sha256": mnist.sha256}
+            | ({"predictions": predicted[k].tolist()} if predictions else {})
             for k, c in enumerate(configs)]
 
 
 def groups_of(configs: list[RunConfig], max_group: int) -> list[list[RunConfig]]:
     """Split configs into stackable groups of at most ``max_group``, in first-seen order."""
+    if max_group < 1:
+        raise ValueError(f"max_group must be at least 1; got {max_group}")
     by_key: dict[tuple, list[RunConfig]] = defaultdict(list)
     for c in configs:
         by_key[c.group_key()].append(c)
     return [g[i:i + max_group] for g in by_key.values() for i in range(0, len(g), max_group)]
 
 
+def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
+         root: Path | None = None) -> list[list[RunConfig]]:
+    """The whole groups to train so that every missing config of ``configs`` is trained in its own group.
+
+    A run's numbers depend on the configs stacked with it (the products' width changes
+    their rounding), so a config's group is fixed: the one its stored group-mates'
+    records name, else its group in ``groups_of(universe, max_group)``, computed from
+    the experiment's full list of configs, never from what happens to be missing.
+    A re-created run is therefore bitwise the lost one. Configs outside ``universe``
+    are grouped among themselves.
+    """
+    v = store.ENGINE_VERSION
+    missing = [c for c in dict.fromkeys(configs) if store.load(c, root) is None]
+    if not missing:
+        return []
+    universe = list(dict.fromkeys(universe))
+    extra = [c for c in dict.fromkeys(configs) if c not in set(universe)]
+    by_key = {c.key(v): c for c in universe + extra}
+    canonical = {c.key(v): [x.key(v) for x in g]
+                 for g in groups_of(universe, max_group) + groups_of(extra, max_group) for c in g}
+    named: dict[str, list[str]] = {}
+    for r in store.all_records(root):
+        named.update({k: r["group"] for k in r["group"]})
+        by_key.setdefault(r["key"], RunConfig.from_dict(r["config"]))
+    groups: dict[tuple[str, ...], list[RunConfig]] = {}
+    for c in missing:
+        keys = named.get(c.key(v)) or canonical[c.key(v)]
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise RuntimeError(f"run {c.key(v)} was trained in a group with run {unknown[0]}, whose config "
+                               "is in no record and not in this experiment; run the experiment that holds it")
+        groups.setdefault(tuple(keys), [by_key[k] for k in keys])
+    return list(groups.values())
+
+
+def same_numbers(a: dict, b: dict) -> bool:
+    """Bitwise equal histories (wall-clock seconds aside) and divergence."""
+    return a["diverged_epoch"] == b["diverged_epoch"] and all(
+        a["history"][m] == b["history"][m] for m in store.HISTORY_KEYS if m != "seconds")
+
+
 def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, max_group: int = 16,
                device: str = "cpu", progress: bool | None = None, train_missing: bool = True,
-               predictions: bool = False) -> list[dict]:
+               predictions: bool = False, universe: list[RunConfig] | None = None,
+               checkpoint_every: float = hw7_checkpoint.EVERY) -> list[dict]:
     """Records of ``configs`` (in order): stored ones loaded, missing ones trained and stored.
 
-    With ``train_missing=False`` a missing run is an error instead (what the chapters
-    use when they must not train at render time).
+    Missing runs are trained in their whole groups (``plan``; ``universe``, the
+    experiment's full list, defaults to ``configs``): group-mates already stored are
+    re-verified (if stored from this very group), never overwritten. Each group is trained under its lock, so a second
+    process waits for, then skips, what a first one is training. With
+    ``train_missing=False`` a missing run is an error instead (what the chapters use
+    when they must not train at render time).
     """
     unique = list(dict.fromkeys(configs))
     missing = [c for c in unique if store.load(c, root) is None]
     if missing and not train_missing:
         raise RuntimeError(f"{len(missing)} runs are not in the store (first: {missing[0]}); "
                            "run the experiment script to compute them")
-    groups = groups_of(missing, max_group)
+    groups = plan(unique, universe or unique, max_group, root)
     for i, group in enumerate(groups):
-        if progress is not False and sys.stderr.isatty():
-            print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
-        for record in train_group(group, mnist, device=device, progress=progress, predictions=predictions):
-            store.save(record, root)
+        keys = [c.key(store.ENGINE_VERSION) for c in group]
+        with store.group_lock(keys, root):
+            stored = [store.load(c, root) for c in group]
+            if all(stored):  # another process trained it while we waited
+                continue
+            if progress is not False and sys.stderr.isatty():
+                print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
+            records = train_group(group, mnist, device=device, progress=progress, predictions=predictions,
+                                  root=root, checkpoint_every=checkpoint_every)
+            for old, record in zip(stored, records):
+                if old is None:
+                    store.save(record, root)
+                elif old["group"] == keys and not same_numbers(old, record):
+                    print(f"warning: run {record['key']} re-trained with its group does not reproduce its "
+                          "stored numbers bitwise (another machine or library version?); kept the stored one",
+                          file=sys.stderr)
+            hw7_checkpoint.remove(hw7_checkpoint.path_of(keys, root))
     return [store.load(c, root) for c in configs]
