@@ -60,7 +60,7 @@ class StackedMLP:
     def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
         self.theta.copy_(d["theta"])
         for g, state in zip(self.dropout_gens, d["dropout_gens"]):
-            g.set_state(state)
+            g.set_state(state.clone())  # a row of the stacked states is a view; set_state needs its own storage
 
     def per_config(self, values: list[float]) -> float | torch.Tensor:
         """A plain float when every config has the same value (cheaper updates, bitwise the

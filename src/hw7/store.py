@@ -37,9 +37,9 @@ HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "grad_ratio"
 SCHEMA = {  # field -> allowed JSON types (bool is excluded from int below)
     "key": str, "config": dict, "engine_version": int, "history": dict, "diverged_epoch": (int, type(None)),
     "group": list, "group_size": int, "group_seconds": (int, float), "seconds": (int, float),
-    "environment": dict, "finished": str,
+    "environment": dict, "finished": str, "data_sha256": str,  # the SHA-256 of the data it was trained on
 }
-OPTIONAL = {"predictions": list, "data_sha256": str}
+OPTIONAL = {"predictions": list}
 
 
 class StoreError(ValueError):

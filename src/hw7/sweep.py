@@ -210,8 +210,6 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
     """
     dev = resolve_device(device)
     mnist = mnist or load_mnist()
-    n_eval = len(mnist.test_y) if configs[0].eval_on == "test" else 10_000
-    check_memory(configs, dev, len(mnist.train_y), n_eval)
     tensors = [t.to(dev) for t in split_for(configs[0], mnist)]
     keys = [c.key(store.ENGINE_VERSION) for c in configs]
     ckpt = hw7_checkpoint.path_of(keys, root) if epochs is None else None
@@ -303,6 +301,8 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
         raise RuntimeError(f"{len(missing)} runs are not in the store (first: {missing[0]}); "
                            "run the experiment script to compute them")
     groups = plan(unique, universe or unique, max_group, root)
+    for group in groups:  # before anything is allocated or locked
+        check_memory(group, resolve_device(device), 60_000, 10_000)
     for i, group in enumerate(groups):
         keys = [c.key(store.ENGINE_VERSION) for c in group]
         with store.group_lock(keys, root):

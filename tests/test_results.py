@@ -1,0 +1,265 @@
+"""Trusting results/: one key one set of numbers, a store that checks what it loads,
+`hw7 check`, two processes on one group, and checkpoints that resume bitwise."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hw7 import checkpoint, store, sweep
+from hw7.check import check, reproduce, Report
+from hw7.config import RunConfig
+from hw7.data import MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """500 training images and 200 test images: a 2-epoch run takes a fraction of a second."""
+    return MNIST(mnist.train_x[:500], mnist.train_y[:500], mnist.test_x[:200], mnist.test_y[:200],
+                 mnist.root, mnist.sha256)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: as fast for these small nets, and far faster on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sweep_of(**kw) -> list[RunConfig]:
+    """Three learning rates that share one group (as an experiment's sweep does)."""
+    base = RunConfig(epochs=2, batch_size=50, **kw)
+    return [base.replace(lr=lr) for lr in (0.3, 0.1, 0.01)]
+
+
+def numbers(record: dict) -> dict:
+    """Everything a run computed (wall-clock times aside)."""
+    return {"history": {m: v for m, v in record["history"].items() if m != "seconds"},
+            "diverged_epoch": record["diverged_epoch"], "group": record["group"]}
+
+
+# -- 1. one key, one set of numbers ------------------------------------------------------
+def test_deleted_record_is_recreated_bitwise(small, tmp_path):
+    configs = sweep_of()
+    first = sweep.train_many(configs, small, root=tmp_path, progress=False)
+    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    assert all(r["group"] == keys and r["group_size"] == 3 for r in first)
+    assert all(r["data_sha256"] == small.sha256 for r in first)
+    store.path_of(configs[0], tmp_path).unlink()
+    again = sweep.train_many(configs, small, root=tmp_path, progress=False)
+    assert numbers(again[0]) == numbers(first[0])
+    # the same through `run --seeds` or `hw7 train`: one config asked for, its experiment as the universe
+    store.path_of(configs[2], tmp_path).unlink()
+    (alone,) = sweep.train_many([configs[2]], small, root=tmp_path, progress=False, universe=configs)
+    assert numbers(alone) == numbers(first[2])
+
+
+def test_missing_config_joins_the_group_its_mates_recorded(small, tmp_path):
+    """Stored with max_group 3, re-created with max_group 1: the records' group wins."""
+    configs = sweep_of()
+    first = sweep.train_many(configs, small, root=tmp_path, progress=False)
+    store.path_of(configs[1], tmp_path).unlink()
+    (again,) = sweep.train_many([configs[1]], small, root=tmp_path, progress=False, max_group=1)
+    assert numbers(again) == numbers(first[1])
+
+
+def test_groups_come_from_the_full_list_not_from_what_is_missing(tmp_path):
+    configs = sweep_of() + [RunConfig(epochs=2, batch_size=50, lr=0.1, seed=1, data_seed=1)]
+    groups = sweep.plan(configs[:1], configs, max_group=16, root=tmp_path)
+    assert groups == [configs[:3]]  # data_seed 1 trains apart (another stream of batches)
+    with pytest.raises(ValueError, match="max_group"):
+        sweep.groups_of(configs, 0)
+
+
+# -- 2. the store checks what it loads --------------------------------------------------
+@pytest.fixture()
+def stored(small, tmp_path):
+    records = sweep.train_many(sweep_of(), small, root=tmp_path, progress=False)
+    return tmp_path, records
+
+
+@pytest.mark.parametrize("tamper, fault", [
+    (lambda r, other: other, "is not the file name"),  # another run's record copied under this key
+    (lambda r, other: r | {"history": {m: v[:1] for m, v in r["history"].items()}}, "history lengths"),
+    (lambda r, other: r | {"engine_version": 99}, "is not the stored config's key"),
+    (lambda r, other: {}, "missing field 'key'"),
+    (lambda r, other: [], "a record is a JSON object, found list"),
+    (lambda r, other: r | {"config": r["config"] | {"lr": 0.5}}, "is not the stored config's key"),
+    (lambda r, other: r | {"group_size": "3"}, "field 'group_size' has type str"),
+    (lambda r, other: r | {"config": r["config"] | {"learning_rate": 1}}, "unknown config fields"),
+])
+def test_load_rejects_a_record_that_does_not_belong_to_its_key(stored, tamper, fault):
+    root, records = stored
+    path = root / "runs" / f"{records[0]['key']}.json"
+    path.write_text(json.dumps(tamper(records[0], records[1])))
+    with pytest.raises(store.StoreError, match=fault) as err:
+        store.load(RunConfig.from_dict(records[0]["config"]), root)
+    assert str(path) in str(err.value)
+    report = check(root)
+    assert len(report.faults) == 1 and str(path) in report.faults[0]
+
+
+def test_corrupt_json_names_the_file_and_temp_files_are_ignored(stored):
+    root, records = stored
+    leftover = root / "runs" / ".tmp-abc.json"
+    leftover.write_text('{"key": ')  # what kill -9 during save leaves
+    assert len(store.all_records(root)) == 3 and leftover.exists()  # ignored while it may be in use
+    os.utime(leftover, (0, 0))  # stale
+    assert len(store.all_records(root)) == 3 and not leftover.exists()
+    path = root / "runs" / f"{records[0]['key']}.json"
+    path.write_text(path.read_text()[:-20])
+    with pytest.raises(store.StoreError, match=f"{path}: not readable JSON"):
+        store.all_records(root)
+
+
+def test_diverged_history_may_be_short(small, tmp_path):
+    ok = RunConfig(epochs=3, batch_size=50, activation="relu", init="kaiming_uniform", lr=0.01)
+    records = sweep.train_many([ok, ok.replace(lr=1e8)], small, root=tmp_path, progress=False)
+    assert records[1]["diverged_epoch"] is not None and len(records[1]["history"]["eval_acc"]) < 3
+    assert check(tmp_path).faults == []
+
+
+def test_check_reproduces_stored_groups_bitwise(stored, small):
+    root, records = stored
+    report = Report()
+    reproduce(store.all_records(root), report, small, root=root)
+    assert report.faults == [] and report.reproduced == 3 and report.groups == 1
+    path = root / "runs" / f"{records[1]['key']}.json"
+    edited = json.loads(path.read_text())
+    edited["history"]["train_loss"][0] = float(edited["history"]["train_loss"][0]) + 1e-12
+    path.write_text(json.dumps(edited))
+    report = Report()
+    reproduce(store.all_records(root), report, small, root=root)
+    assert report.reproduced == 2 and len(report.faults) == 1 and "train_loss" in report.faults[0]
+
+
+def test_check_committed_results():
+    """CI runs `hw7 check` on the committed store: every record and journal is sound."""
+    report = check()
+    assert report.faults == []
+    assert report.records == len(list((store.RESULTS / "runs").glob("[!.]*.json"))) > 0
+    assert report.journals == len(list((store.RESULTS / "optuna").glob("*.log")))
+
+
+def test_check_command_exits_nonzero_on_a_fault(tmp_path, monkeypatch, capsys):
+    from hw7.__main__ import main
+
+    monkeypatch.setattr(store, "RESULTS", tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "0123456789abcdef.json").write_text("{}")
+    (tmp_path / "optuna").mkdir()
+    (tmp_path / "optuna" / "problem2.log").write_text('{"op_code": 0}\nnot json\n')
+    with pytest.raises(SystemExit) as exit_:
+        main(["check"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "0123456789abcdef.json: missing field" in err and "problem2.log: line 2" in err
+
+
+# -- 4. two processes on one group -------------------------------------------------------
+SECOND = """
+import sys
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from hw7 import sweep
+from hw7.config import RunConfig
+from hw7.data import MNIST, load_mnist
+m = load_mnist()
+small = MNIST(m.train_x[:500], m.train_y[:500], m.test_x[:200], m.test_y[:200], m.root, m.sha256)
+calls = []
+real = sweep.train_group
+sweep.train_group = lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k)
+base = RunConfig(epochs=2, batch_size=50)
+sweep.train_many([base.replace(lr=lr) for lr in (0.3, 0.1, 0.01)], small, root=Path(sys.argv[1]), progress=False)
+print("trained groups:", calls)
+"""
+
+
+def test_second_process_waits_for_the_group_then_skips_it(small, tmp_path):
+    """This process holds the group's lock (as a first trainer would); a second process asked
+    for the same runs waits, and once the runs are stored, trains nothing."""
+    configs = sweep_of()
+    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    with store.group_lock(keys, tmp_path):
+        second = subprocess.Popen([sys.executable, "-c", SECOND, str(tmp_path)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT / "src")})
+        lock = tmp_path / "locks" / f"{store.group_id(keys)}.lock"
+        message = second.stderr.readline()  # printed just before it blocks on the lock
+        assert f"waiting for process {os.getpid()}" in message, (message, second.communicate())
+        time.sleep(0.5)
+        assert second.poll() is None  # still waiting
+        assert lock.read_text() == str(os.getpid())
+        for record in sweep.train_group(configs, small, progress=False, root=tmp_path):
+            store.save(record, tmp_path)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert "trained groups: []" in out
+
+
+# -- 8. checkpoints -----------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer):
+    """Stopped right after epoch 1's checkpoint of 3, then `run` again: the same record as uninterrupted."""
+    configs = [RunConfig(epochs=3, batch_size=50, optimizer=optimizer, dropout=0.2, augment="affine",
+                         lr=lr, schedule="cosine") for lr in (0.003, 0.001)]
+    whole = sweep.train_many(configs, small, root=tmp_path / "a", progress=False, checkpoint_every=0)
+    real, saved = checkpoint.save, []
+
+    def save_then_stop(path, state):
+        real(path, state)
+        saved.append(state["epoch"])
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt  # the process is stopped here
+
+    monkeypatch.setattr(checkpoint, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)
+    ckpt = checkpoint.path_of([c.key(store.ENGINE_VERSION) for c in configs], tmp_path / "b")
+    assert ckpt.is_file() and not (tmp_path / "b" / "runs").exists()
+    saved.clear()
+    resumed = sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)
+    assert saved == [2, 3]  # epoch 1 was not trained again
+    assert [numbers(r) for r in resumed] == [numbers(r) for r in whole]
+    assert not ckpt.exists()  # removed once the records are stored
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from hw7 import checkpoint, sweep
+from hw7.config import RunConfig
+from hw7.data import MNIST, load_mnist
+m = load_mnist()
+small = MNIST(m.train_x[:500], m.train_y[:500], m.test_x[:200], m.test_y[:200], m.root, m.sha256)
+real = checkpoint.save
+def save(path, state):
+    real(path, state)
+    if state["epoch"] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+checkpoint.save = save
+configs = [RunConfig(epochs=3, batch_size=50, lr=lr, dropout=0.1) for lr in (0.1, 0.03)]
+sweep.train_many(configs, small, root=Path(sys.argv[1]), progress=False, checkpoint_every=0)
+"""
+
+
+def test_run_killed_with_sigkill_resumes_bitwise(small, tmp_path):
+    configs = [RunConfig(epochs=3, batch_size=50, lr=lr, dropout=0.1) for lr in (0.1, 0.03)]
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "b")], capture_output=True, text=True,
+                            env=os.environ | {"PYTHONPATH": str(ROOT / "src")}, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    resumed = sweep.train_many(configs, small, root=tmp_path / "b", progress=False)
+    whole = sweep.train_many(configs, small, root=tmp_path / "a", progress=False)
+    assert [numbers(r) for r in resumed] == [numbers(r) for r in whole]
