@@ -37,9 +37,12 @@ def one_thread():
 
 
 def sweep_of(**kw) -> list[RunConfig]:
-    """Three learning rates that share one group (as an experiment's sweep does)."""
+    """Three configs that share one group (as an experiment's sweep does). Their different weight
+    decays and momenta take the stacked optimizer's per-element path, and the gradient norms are
+    reduced over the stack: trained alone, the first one's numbers differ in the last bits."""
     base = RunConfig(epochs=2, batch_size=50, **kw)
-    return [base.replace(lr=lr) for lr in (0.3, 0.1, 0.01)]
+    return [base.replace(lr=lr, weight_decay=wd, momentum=mo)
+            for lr, wd, mo in ((0.01, 1e-5, 0.8), (0.1, 1e-3, 0.9), (0.03, 0.0, 0.5))]
 
 
 def numbers(record: dict) -> dict:
@@ -55,6 +58,8 @@ def test_deleted_record_is_recreated_bitwise(small, tmp_path):
     keys = [c.key(store.ENGINE_VERSION) for c in configs]
     assert all(r["group"] == keys and r["group_size"] == 3 for r in first)
     assert all(r["data_sha256"] == small.sha256 for r in first)
+    (alone,) = sweep.train_group(configs[:1], small, progress=False)
+    assert numbers(alone)["history"] != numbers(first[0])["history"]  # why the group must be the same
     store.path_of(configs[0], tmp_path).unlink()
     again = sweep.train_many(configs, small, root=tmp_path, progress=False)
     assert numbers(again[0]) == numbers(first[0])
@@ -181,7 +186,9 @@ calls = []
 real = sweep.train_group
 sweep.train_group = lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k)
 base = RunConfig(epochs=2, batch_size=50)
-sweep.train_many([base.replace(lr=lr) for lr in (0.3, 0.1, 0.01)], small, root=Path(sys.argv[1]), progress=False)
+configs = [base.replace(lr=lr, weight_decay=wd, momentum=mo)
+           for lr, wd, mo in ((0.01, 1e-5, 0.8), (0.1, 1e-3, 0.9), (0.03, 0.0, 0.5))]
+sweep.train_many(configs, small, root=Path(sys.argv[1]), progress=False)
 print("trained groups:", calls)
 """
 

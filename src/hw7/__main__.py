@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.checkpoint)
+
 
 def cmd_data(args: argparse.Namespace) -> None:
     from hw7.data import ensure_mnist, load_mnist
@@ -106,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{name}: no run has a seed in {args.seeds}; its seeds are "
                              f"{sorted({c.seed for c in every})}")
         records = train_many(configs, max_group=args.max_group, device=args.device, universe=every,
-                             predictions=name in WITH_PREDICTIONS)
+                             predictions=name in WITH_PREDICTIONS, checkpoint_every=60 * args.checkpoint_minutes)
         best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
         print(f"{name}: {len(records)} runs stored; best final accuracy "
               f"{best['history']['eval_acc'][-1]:.4f} (lr {best['config']['lr']:g})")
@@ -123,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     name = experiment_of(config)  # a config of a stored experiment is trained in that experiment's group
     record = train_many([config], device=args.device, universe=experiment(name) if name else None,
-                        predictions=name in WITH_PREDICTIONS)[0]
+                        predictions=name in WITH_PREDICTIONS, checkpoint_every=60 * args.checkpoint_minutes)[0]
     h = record["history"]
     for e, (loss, acc) in enumerate(zip(h["train_loss"], h["eval_acc"])):
         print(f"epoch {e + 1:3d}  train loss {loss if loss is not None else float('nan'):.4f}  "
@@ -152,7 +154,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hw7.sweep import DEVICES
+    from hw7.config import DEVICES
 
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,12 +186,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-group", type=positive_int, default=16,
                    help="most configs trained as one stacked model (groups already stored keep their size)")
     p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
+                   help="save a group's training state this often (results/checkpoints/; resumed by the next run)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train one config (through the run store) and print its accuracy per epoch")
     add_config_options(p)
     p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
+                   help="save the training state this often (results/checkpoints/; resumed by the next call)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("check", help="validate every stored run and Optuna journal (exit 1 on any fault)")

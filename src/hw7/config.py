@@ -19,6 +19,7 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("none", "step", "cosine")
 SPLITS = ("test", "val")
 AUGMENTS = ("none", "affine", "elastic")
+DEVICES = ("cpu", "cuda", "auto")  # where a run trains (not part of its key; the record names it)
 
 # Fields that may differ between configs trained together in one stacked model;
 # every other field must be equal (same shapes, same stream of mini-batches).

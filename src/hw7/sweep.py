@@ -23,11 +23,10 @@ from tqdm import tqdm  # not tqdm.auto: no notebook widgets; disable=None silenc
 
 from hw7 import checkpoint as hw7_checkpoint
 from hw7 import store
-from hw7.config import RunConfig, lr_at
+from hw7.config import DEVICES, RunConfig, lr_at
 from hw7.data import MNIST, load_mnist, split_validation
 from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
 
-DEVICES = ("cpu", "cuda", "auto")
 N_TRAIN_ACC = 10_000  # training accuracy is measured on this many training images each epoch
 
 

@@ -1,0 +1,92 @@
+"""The command line: one-line errors, options generated from RunConfig, memory refused up front."""
+
+import dataclasses
+
+import pytest
+
+from hw7 import sweep
+from hw7.__main__ import main
+from hw7.config import RunConfig
+
+
+def fails(argv: list[str], capsys) -> str:
+    """Run ``python -m hw7 argv`` in-process; it must exit non-zero; return its one-line message."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code not in (0, None)
+    message = exit_.value.code if isinstance(exit_.value.code, str) else capsys.readouterr().err
+    assert "Traceback" not in message
+    return message
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "p2-sgd", "--threads", "0"], "--threads: '0' is not a positive integer"),
+    (["train", "--threads", "-2"], "--threads: '-2' is not a positive integer"),
+    (["run", "p2-sgd", "--max-group", "0"], "--max-group: '0' is not a positive integer"),
+    (["run", "p2-sgd", "--max-group", "-1"], "--max-group: '-1' is not a positive integer"),
+    (["train", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["run", "p2-sgd", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["train", "--lr", "inf"], "invalid config field lr=inf"),
+    (["train", "--lr", "nan"], "invalid config field lr=nan"),
+    (["train", "--weight-decay", "inf"], "invalid config field weight_decay=inf"),
+    (["train", "--weight-decay", "nan"], "invalid config field weight_decay=nan"),
+    (["train", "--momentum", "0"], "--no-nesterov"),
+    (["train", "--activation", "gelu"], "invalid choice: 'gelu'"),
+])
+def test_bad_input_is_one_line_error(argv, expected, capsys):
+    assert expected in fails(argv, capsys)
+
+
+def test_cuda_without_gpu_is_one_line_error(capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert "no CUDA GPU is available here" in fails(["train", "--device", "cuda"], capsys)
+    assert "no CUDA GPU is available here" in fails(["run", "p2-sgd", "--device", "cuda"], capsys)
+
+
+def test_too_large_a_network_is_refused_before_training(capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("trained"))
+    message = fails(["train", "--sizes", "784", "3000000", "10", "--epochs", "1"], capsys)
+    assert "784-3000000-10 needs about" in message and "GiB of cpu memory is available" in message
+    monkeypatch.setattr(sweep, "memory_available", lambda device: 2**30)
+    assert "only 1.0 GiB" in fails(["train", "--sizes", "784", "100000", "10", "--epochs", "1"], capsys)
+
+
+def test_memory_estimate_covers_the_big_pieces():
+    one = RunConfig(sizes=(784, 100_000, 10))
+    need = sweep.memory_needed([one], 60_000, 10_000)
+    assert need > 4 * (8 * one.n_params + 10_000 * 100_000)  # params, grads, momentum; one evaluation chunk
+    assert sweep.memory_needed([RunConfig()], 60_000, 10_000) < 2**30  # the assignment's net: small
+
+
+class Trained(Exception):
+    """Raised by the stand-in for train_many: the command got as far as training."""
+
+
+def test_train_options_are_generated_from_runconfig(monkeypatch):
+    seen = []
+
+    def train_many(configs, **kw):
+        seen.extend(configs)
+        raise Trained
+
+    monkeypatch.setattr(sweep, "train_many", train_many)
+    with pytest.raises(Trained):
+        main(["train"])
+    assert seen == [RunConfig()]
+    seen.clear()
+    with pytest.raises(Trained):
+        main(["train", "--sizes", "784", "64", "10", "--momentum", "0", "--no-nesterov", "--betas", "0.8", "0.99",
+              "--weight-decay", "0", "--seed", "3", "--eval-on", "val", "--batch-size", "32", "--step-size", "4"])
+    assert seen == [RunConfig(sizes=(784, 64, 10), momentum=0.0, nesterov=False, betas=(0.8, 0.99),
+                              weight_decay=0.0, seed=3, data_seed=3, eval_on="val", batch_size=32, step_size=4)]
+
+
+def test_every_config_field_has_an_option():
+    import argparse
+
+    from hw7.__main__ import add_config_options
+
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    flags = {a.dest for a in parser._actions}
+    assert {f.name for f in dataclasses.fields(RunConfig) if f.name != "extra"} <= flags
