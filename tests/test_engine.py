@@ -159,7 +159,12 @@ def test_store_writes_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(json, "dump", broken_dump)
     with pytest.raises(OSError):
-        store.save(dict(record, x=2), tmp_path)
+        store.save(dict(record, x=2), tmp_path, replace=True)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["abc.json"]
+    assert json.loads((tmp_path / "runs" / "abc.json").read_text())["x"] == 1
+    monkeypatch.undo()
+    with pytest.raises(FileExistsError):  # a key is stored once: the first writer wins
+        store.save(dict(record, x=3), tmp_path)
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["abc.json"]
     assert json.loads((tmp_path / "runs" / "abc.json").read_text())["x"] == 1
 

@@ -14,7 +14,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     raw = ensure_mnist(args.root)
     mnist = load_mnist(args.root)
     print(f"MNIST verified (SHA-256) in {raw}: "
-          f"{len(mnist.train_y)} training and {len(mnist.test_y)} test images.")
+          f"{len(mnist.train_y)} training and {len(mnist.test_y)} test images (data digest {mnist.sha256}).")
 
 
 def cmd_report(args: argparse.Namespace) -> None:

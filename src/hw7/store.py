@@ -136,17 +136,26 @@ def record_paths(root: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if not p.name.startswith(TMP_PREFIX))
 
 
-def save(record: dict, root: Path | None = None) -> Path:
-    """Write one run's record atomically (temp file + rename)."""
+def save(record: dict, root: Path | None = None, replace: bool = False) -> Path:
+    """Write one run's record atomically (temp file, then link or rename).
+
+    A key's record is written once: if another process stored it meanwhile (trained
+    in another grouping, say), ``FileExistsError`` and the stored one stays. Only
+    ``replace=True`` (a migration of the store) overwrites.
+    """
     path = runs_dir(root) / f"{record['key']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic, and fails if the key is already stored
+            os.unlink(tmp)
     except BaseException:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 

@@ -314,7 +314,11 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
                                   root=root, checkpoint_every=checkpoint_every)
             for old, record in zip(stored, records):
                 if old is None:
-                    store.save(record, root)
+                    try:
+                        store.save(record, root)
+                    except FileExistsError:
+                        print(f"run {record['key']} was stored meanwhile by another process; kept that one",
+                              file=sys.stderr)
                 elif old["group"] == keys and not same_numbers(old, record):
                     print(f"warning: run {record['key']} re-trained with its group does not reproduce its "
                           "stored numbers bitwise (another machine or library version?); kept the stored one",
