@@ -63,22 +63,27 @@ class Trained(Exception):
 
 
 def test_train_options_are_generated_from_runconfig(monkeypatch):
-    seen = []
+    from hw7.experiments import experiment
+
+    seen, universes = [], []
 
     def train_many(configs, **kw):
         seen.extend(configs)
+        universes.append(kw["universe"])
         raise Trained
 
     monkeypatch.setattr(sweep, "train_many", train_many)
     with pytest.raises(Trained):
         main(["train"])
     assert seen == [RunConfig()]
+    assert universes == [experiment("p2-sgd")]  # the assignment's config is stored in that sweep's group
     seen.clear()
     with pytest.raises(Trained):
         main(["train", "--sizes", "784", "64", "10", "--momentum", "0", "--no-nesterov", "--betas", "0.8", "0.99",
               "--weight-decay", "0", "--seed", "3", "--eval-on", "val", "--batch-size", "32", "--step-size", "4"])
     assert seen == [RunConfig(sizes=(784, 64, 10), momentum=0.0, nesterov=False, betas=(0.8, 0.99),
                               weight_decay=0.0, seed=3, data_seed=3, eval_on="val", batch_size=32, step_size=4)]
+    assert universes[-1] is None  # in no experiment: a group of its own
 
 
 def test_every_config_field_has_an_option():

@@ -58,7 +58,7 @@ def test_deleted_record_is_recreated_bitwise(small, tmp_path):
     keys = [c.key(store.ENGINE_VERSION) for c in configs]
     assert all(r["group"] == keys and r["group_size"] == 3 for r in first)
     assert all(r["data_sha256"] == small.sha256 for r in first)
-    (alone,) = sweep.train_group(configs[:1], small, progress=False)
+    (alone,) = sweep.train_group(configs[:1], small, progress=False, root=tmp_path)
     assert numbers(alone)["history"] != numbers(first[0])["history"]  # why the group must be the same
     store.path_of(configs[0], tmp_path).unlink()
     again = sweep.train_many(configs, small, root=tmp_path, progress=False)

@@ -107,9 +107,13 @@ def reproduce(records: list[dict], report: Report, mnist=None, known: dict[str, 
                          f"member {unknown[0]} is in no record and no experiment")
             continue
         env = next(by_key[k]["environment"] for k in group if k in by_key)
-        torch.set_num_threads(env["threads"])
+        torch.set_num_threads(env["threads"])  # the products' summation order depends on it
         try:
-            fresh = train_group([known[k] for k in group], mnist, epochs=1, progress=False)
+            fresh = train_group([known[k] for k in group], mnist, epochs=1, progress=False,
+                                device=env["device"].split(":")[0])
+        except ValueError as exc:  # e.g. trained on a GPU this machine lacks
+            report.fault(f"group of {group[0]}: cannot re-train it here ({exc})")
+            continue
         finally:
             torch.set_num_threads(threads)
         for again in fresh:

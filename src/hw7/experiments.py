@@ -70,5 +70,14 @@ def experiment(name: str) -> list[RunConfig]:
 
 
 def experiment_of(config: RunConfig) -> str | None:
-    """The first named experiment holding ``config`` (its groups are computed from that list), or None."""
-    return next((name for name in EXPERIMENTS if config in experiment(name)), None)
+    """The first named experiment holding ``config`` (its groups are computed from that list), or None.
+
+    An experiment that cannot be listed yet (its search has not run) holds no stored run.
+    """
+    for name in EXPERIMENTS:
+        try:
+            if config in experiment(name):
+                return name
+        except ValueError:
+            continue
+    return None
