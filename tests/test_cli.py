@@ -54,7 +54,8 @@ def test_too_large_a_network_is_refused_before_training(capsys, monkeypatch):
 def test_memory_estimate_covers_the_big_pieces():
     one = RunConfig(sizes=(784, 100_000, 10))
     need = sweep.memory_needed([one], 60_000, 10_000)
-    assert need > 4 * (8 * one.n_params + 10_000 * 100_000)  # params, grads, momentum; one evaluation chunk
+    assert need > 4 * (4 * one.n_params + 10_000 * 100_000)  # params, grad, momentum, lr; an evaluation chunk
+    assert need < 2 * 4 * (4 * one.n_params + 10_000 * 100_000)  # and not wildly more
     assert sweep.memory_needed([RunConfig()], 60_000, 10_000) < 2**30  # the assignment's net: small
 
 

@@ -158,23 +158,25 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
 
 
 def memory_needed(configs: list[RunConfig], n_train: int, n_eval: int, chunk: int = 10_000) -> int:
-    """Bytes a group needs beyond the loaded data set, an upper estimate (float32 throughout).
+    """Bytes a group needs beyond the loaded data set, an estimate from above (float32 throughout).
 
-    Parameters and gradients (2 copies), the optimizer's state with its per-element
-    hyperparameters (SGD: 4 copies, Adam: 9), one network built for initialization,
-    the training step's activations (value, dropout mask, gradient and derivative per
-    hidden unit of the K stacked configs and the batch), the evaluation pass (two
-    layers' outputs of a chunk of evaluation images) and the epoch's shuffled copy
-    of the training data.
+    Counted in parameter-sized buffers: parameters and gradients, the optimizer's state
+    (SGD: momentum and the per-element learning rate; Adam: two moments, scratch and
+    learning rate) plus, for K > 1 configs, their per-element hyperparameters, and one
+    network built for initialization. Then the training step's activations (value,
+    dropout mask, gradient and derivative per hidden unit, K configs × the batch), the
+    evaluation pass (two consecutive layers' outputs for a chunk of images, K configs)
+    and the epoch's shuffled copy of the training data. Within about 1.2× of the peak
+    measured for 784-20000-10 (SGD and Adam).
     """
     c0, K = configs[0], len(configs)
-    hidden = c0.sizes[1:-1] or (0,)
+    widths = c0.sizes[1:]
     params = K * c0.n_params
-    optimizer = (4 if c0.optimizer == "sgd" else 9) * params
-    step = 4 * c0.batch_size * K * (sum(hidden) + 10)
-    evaluation = 2 * min(chunk, max(n_eval, N_TRAIN_ACC)) * K * (max(hidden) + 10)
+    buffers = 2 + (2 if c0.optimizer == "sgd" else 4) + (0 if K == 1 else 2 if c0.optimizer == "sgd" else 5)
+    step = 4 * c0.batch_size * K * sum(widths)
+    evaluation = min(chunk, max(n_eval, N_TRAIN_ACC)) * K * max(a + b for a, b in zip(widths, widths[1:] + (0,)))
     data = n_train * (784 + 10) + (n_train + n_eval) * 784 * (c0.eval_on == "val")
-    return 4 * (2 * params + optimizer + c0.n_params + step + evaluation + data)
+    return 4 * (buffers * params + c0.n_params + step + evaluation + data)
 
 
 def memory_available(device: torch.device) -> int:
