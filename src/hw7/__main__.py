@@ -64,7 +64,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(RunConfig):
         if "help" not in f.metadata:
             continue
-        kw = {k: v for k, v in f.metadata.items()}
+        kw = dict(f.metadata)
         hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
         if hint is bool:
             kw["action"] = argparse.BooleanOptionalAction
