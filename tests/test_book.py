@@ -1,4 +1,4 @@
-"""Render the whole real book through hw7.render (HTML and PDF) and check the result.
+"""Render the whole real book through qmdbook (HTML and PDF) and check the result.
 
 Uses the project's jupyter cache (cold in CI, so every chapter really executes)
 and writes into a temporary folder, leaving _book/ alone.
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hw7.qmd import load_book
-from hw7.render import number_book, render_book
+from qmdbook.qmd import load_book
+from qmdbook.crossref import number_book
+from qmdbook.render import render_book
 
 ROOT = Path(__file__).resolve().parents[1]
 

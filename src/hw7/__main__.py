@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the book (the renderer is the qmdbook package)
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -16,21 +19,21 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from hw7.render import report
+    from qmdbook.serve import report
 
-    report()
+    report(ROOT)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from hw7.render import render_book
+    from qmdbook.render import render_book
 
-    render_book(formats=tuple(args.to))
+    render_book(formats=tuple(args.to), root=ROOT)
 
 
 def cmd_preview(args: argparse.Namespace) -> None:
-    from hw7.render import preview
+    from qmdbook.serve import preview
 
-    preview(port=args.port)
+    preview(ROOT, port=args.port)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("report", help="render the book: Quarto if installed, else `render`")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("render", help="render the book without Quarto (jupyter-cache, Pandoc, Typst)")
+    p = sub.add_parser("render", help="render the book without Quarto (qmdbook: nbclient, Pandoc, Typst)")
     p.add_argument("--to", nargs="+", default=["html", "pdf"], choices=["html", "pdf"])
     p.set_defaults(func=cmd_render)
 
