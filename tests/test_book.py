@@ -78,3 +78,14 @@ def test_pdf(book, rendered):
     assert plain(book.title) in text
     for ch in book.chapters:
         assert plain(ch.title) in text, ch.path.name
+
+
+def test_inline_values_show_no_escapes(rendered):
+    """Quarto inserts a ``str`` through its repr (an escaped no-break space shows as
+    ``\\xa0``); every inline value of the book must come out as text in both outputs."""
+    pypdf = pytest.importorskip("pypdf")
+    result, html = rendered
+    text = re.sub(r"<[^>]+>|data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "\\xa0" not in text and "\\u00a0" not in text
+    pdf = " ".join(p.extract_text() for p in pypdf.PdfReader(result.files["pdf"]).pages)
+    assert "\\xa0" not in pdf

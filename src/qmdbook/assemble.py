@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qmdbook import config
-from qmdbook.crossref import CALLOUT, PROSE_LABEL, Numbers, callout_titles, caption_markdown, resolve_refs
+from qmdbook.crossref import (CALLOUT, PROSE_LABEL, Numbers, callout_titles, caption_markdown,
+                              resolve_refs)
 from qmdbook.execute import Executed
 from qmdbook.inline import mime_type, substitute, text_of
 from qmdbook.qmd import Book, Cell, Chapter, Prose, prose_lines
@@ -104,7 +105,7 @@ def prose_markdown(block: Prose, chapter: Chapter, t: Target, values: dict[str, 
                                                                       f"{rel}:{n}"), line)
             line = prose_float(line, t)
             num = t.nums.heading.get((chapter.path, n))
-            if num and n not in skip:
+            if num and n not in skip and t.option("number-sections", True, chapter):
                 line = re.sub(r"^(#+)\s+", rf"\1 [{num}]{{.number}} ", line)
         lines.append(line)
     return "\n".join(callouts(lines, t.fmt))
@@ -255,7 +256,7 @@ def chapter_markdown(chapter: Chapter, executed: Executed, t: Target) -> str:
     """Pandoc Markdown for one chapter in the target's format."""
     parts = []
     if chapter.meta.get("title"):
-        number = t.nums.chapter[chapter.path]
+        number = t.nums.chapter[chapter.path] if t.option("number-sections", True, chapter) else ""
         parts.append(f"# [{number}]{{.number}} {chapter.meta['title']}" if number
                      else f"# {chapter.meta['title']}")
     for block in chapter.blocks:

@@ -181,7 +181,8 @@ def write_pdf(book: Book, markdown: str, out: Path, work: Path) -> list[str]:
     before.write_text(typst_title_page(book), encoding="utf-8")
     source, warnings = pandoc(markdown, "typst", [
         *common_args(book, "typst", work), f"--include-before-body={before}",
-        f"--include-in-header={header}", "-V", "page-numbering=1",
+        f"--include-in-header={header}",
+        "-V", f"page-numbering={config.option(book, 'typst', 'page-numbering', '1')}",
         "--metadata", "title=", "--metadata", "subtitle=", "--metadata", "author=",
         "--metadata", "date=", "--metadata", "abstract="], work)
     typ = work / "book.typ"

@@ -35,7 +35,7 @@ INLINE_MIME = "application/x-qmdbook-inline+json"
 # Quarto's lang/python/setup.py (figure options), plus the recorder of files read.
 SETUP = """\
 import os as _qb_os, sys as _qb_sys
-_qb_read = set()
+_qb_root, _qb_read = _qb_os.getcwd(), set()  # the project (execute-dir: project)
 def _qb_audit(event, args, _read=_qb_read):
     if event == "open" and isinstance(args[0], (str, bytes, _qb_os.PathLike)):
         mode, flags = args[1], args[2]
@@ -67,7 +67,7 @@ def _qb_inline(expressions):
                                      for i, e in enumerate(expressions)]}})
 """
 # The last cell: the project files the chapter read, with their content hashes.
-DEPS = "print(__import__('json').dumps(_qb_inputs({root!r})))"
+DEPS = "print(__import__('json').dumps(_qb_inputs(_qb_root)))"
 DEPS_DEF = """
 def _qb_inputs(root):
     import hashlib, os, sys
@@ -143,7 +143,7 @@ def notebook(book: Book, chapter: Chapter) -> nbformat.NotebookNode:
         elif kind == "inline":
             source.append(f"_qb_inline({json.dumps([e for e, _ in block[1]], ensure_ascii=False)})")
         else:
-            source.append(DEPS.format(root=str(book.root)))
+            source.append(DEPS)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source])
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
     return nb

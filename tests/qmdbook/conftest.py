@@ -18,10 +18,24 @@ def copy_book(dest: Path, src: Path = BOOK) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """One execution cache for the edited copies: an unedited chapter executes once."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
 def book_dir(tmp_path):
-    """A private copy of the fixture book (the tests edit it and cache into it)."""
+    """A private copy of the fixture book (the tests edit it)."""
     return copy_book(tmp_path / "book")
+
+
+@pytest.fixture
+def render_copy(book_dir, shared_cache):
+    """``render_book`` on ``book_dir`` with the shared cache."""
+    def render(**kw):
+        return render_book(root=book_dir, cache_dir=shared_cache, quiet=True, **kw)
+    return render
 
 
 @pytest.fixture(scope="session")

@@ -200,6 +200,8 @@ def test_asis_markdown_listing_keeps_double_dash(rendered):
     assert "–lr" not in html and "–trials" not in html and "–lr" not in pdf
     assert "# --lr 0.1" in pdf
     assert "--trials 50" in pdf and "tune problem2 --trials 50" in html
+    # a code line wider than the text is set smaller, never wrapped (one line in the PDF)
+    assert any("run_all(" in line and "quiet=False)" in line for line in pdf.splitlines())
 
 
 def test_callouts(rendered):

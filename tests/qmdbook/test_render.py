@@ -55,64 +55,64 @@ def test_resolve_refs_errors():
         resolve_refs("[-@fig-nope]", nums, "x")
 
 
-def test_unresolved_reference_stops_render(book_dir):
+def test_unresolved_reference_stops_render(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text() + "\nSee @fig-missing.\n")
     with pytest.raises(RefError, match=r"chapters/extra.qmd:\d+: unresolved reference @fig-missing"):
-        render_book(root=book_dir, quiet=True)
+        render_copy()
 
 
-def test_unresolved_reference_in_a_caption_stops_render(book_dir):
+def test_unresolved_reference_in_a_caption_stops_render(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text().replace("compare @tbl-squares", "compare @tbl-nope"))
     with pytest.raises(RefError, match=r"chapters/extra.qmd:17: unresolved reference @tbl-nope"):
-        render_book(root=book_dir, quiet=True, formats=())
+        render_copy(formats=())
 
 
-def test_failing_cell_and_inline_expression_report_their_line(book_dir):
+def test_failing_cell_and_inline_expression_report_their_line(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     text = path.read_text()
     path.write_text(text + "\nMore.\n\n\n\n```{python}\nx = 1 / 0\n```\n")
     line = text.count("\n") + 6  # the appended cell's fence
     with pytest.raises(ExecuteError) as err:
-        render_book(root=book_dir, quiet=True, formats=())
+        render_copy(formats=())
     assert f"chapters/extra.qmd:{line}: cell failed: ZeroDivisionError" in str(err.value)
     path.write_text(text + "\nA value: `{python} undefined_name`.\n")
     with pytest.raises(ExecuteError, match=r"chapters/extra.qmd:\d+: inline expression failed "
                                            r"\(undefined_name\): NameError"):
-        render_book(root=book_dir, quiet=True, formats=())
+        render_copy(formats=())
 
 
-def test_stderr_and_warnings_are_shown_and_reported(book_dir):
+def test_stderr_and_warnings_are_shown_and_reported(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text() + "\n```{python}\nimport warnings\n"
                     "warnings.warn('careful')\n```\n")
-    result = render_book(root=book_dir, quiet=True, formats=("html", "pdf"))
+    result = render_copy(formats=("html", "pdf"))
     assert len(result.diagnostics) == 1 and "UserWarning: careful" in result.diagnostics[0]
     assert 'class="cell-output-stderr"' in result.files["html"].read_text()
 
 
-def test_diagnostics_of_every_format_are_kept(book_dir):
+def test_diagnostics_of_every_format_are_kept(book_dir, render_copy):
     """A Pandoc warning of each format is reported (not only the last format's)."""
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text() + "\nA handle like @nobody is a citation.\n")
-    result = render_book(root=book_dir, quiet=True, formats=("html", "pdf"))
+    result = render_copy(formats=("html", "pdf"))
     found = [d for d in result.diagnostics if "nobody" in d]
     assert [d.split(":", 1)[0] for d in found] == ["html", "pdf"], result.diagnostics
 
 
-def test_missing_image_is_an_error(book_dir):
+def test_missing_image_is_an_error(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text() + "\n![A picture](nowhere.png)\n")
     with pytest.raises(AssemblyError, match=r"chapters/extra.qmd:\d+: image not found: nowhere.png"):
-        render_book(root=book_dir, quiet=True, formats=("html",))
+        render_copy(formats=("html",))
 
 
-def test_figure_cell_that_draws_nothing_is_an_error(book_dir):
+def test_figure_cell_that_draws_nothing_is_an_error(book_dir, render_copy):
     path = book_dir / "chapters" / "extra.qmd"
     path.write_text(path.read_text().replace("ax.plot([0, 0.5, 0.9])\nfig", "plt.close(fig)"))
     with pytest.raises(AssemblyError, match=r"chapters/extra.qmd:17: fig-extra draws no figure"):
-        render_book(root=book_dir, quiet=True, formats=("html",))
+        render_copy(formats=("html",))
 
 
 def test_html(rendered):
