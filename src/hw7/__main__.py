@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("report", help="render the book: Quarto if installed, else `render`")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("render", help="render the book without Quarto (qmdbook: nbclient, Pandoc, Typst)")
+    p = sub.add_parser("render", help="render the book without Quarto (jupyter-cache, Pandoc, Typst)")
     p.add_argument("--to", nargs="+", default=["html", "pdf"], choices=["html", "pdf"])
     p.set_defaults(func=cmd_render)
 

@@ -251,3 +251,16 @@ def test_title_fields_and_page_settings_come_from_quarto_yml(rendered):
     assert "Fixture book" in first
     page = pypdf.PdfReader(result.files["pdf"]).pages[0]
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (420, 595)
+
+
+def test_command_line_refuses_cache_with_inline_expressions():
+    """``python -m qmdbook render`` (what ``python -m hw7 render`` calls) exits non-zero with
+    Quarto's message, before executing anything."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "qmdbook", "--root", str(FIXTURES / "cache-inline"),
+                           "render"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("error: index.qmd:7: Inline expression encountered (x + 1). "
+                                   "Inline expressions cannot be used with Jupyter Cache.")
