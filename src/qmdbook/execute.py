@@ -176,11 +176,17 @@ def recorded_inputs(nb: nbformat.NotebookNode) -> tuple[list[str], dict[str, str
 
 def execute(book: Book, chapter: Chapter, cache_dir: Path, reuse: bool, log,
             timeout: int = 900) -> Executed:
-    """The executed chapter: from the cache while its code and inputs are unchanged."""
+    """The executed chapter: from the cache while its code and inputs are unchanged.
+
+    A chapter without code cells or inline expressions starts no kernel (Quarto
+    renders it with its markdown engine).
+    """
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
     from jupyter_cache.executors.utils import single_nb_execution
 
+    if plan(chapter) == [("setup", None), ("deps", None)]:
+        return Executed(nbformat.v4.new_notebook(), {}, {}, ran=False)  # markdown engine: no kernel
     cache = get_cache(cache_dir)
     nb = notebook(book, chapter)
     rel = chapter.path.relative_to(book.root)
