@@ -204,6 +204,20 @@ def test_asis_markdown_listing_keeps_double_dash(rendered):
     assert any("run_all(" in line and "quiet=False)" in line for line in pdf.splitlines())
 
 
+def test_long_listing_breaks_across_pages(rendered):
+    """A listing longer than a page continues on the next page (a code block is breakable,
+    also when its lines are set smaller to fit the width)."""
+    import pypdf
+
+    _, result, _, _ = rendered
+    pages = [p.extract_text() for p in pypdf.PdfReader(result.files["pdf"]).pages]
+    first = next(i for i, t in enumerate(pages) if "# row 0" in t)
+    last = next(i for i, t in enumerate(pages) if "# row 89" in t)
+    assert last > first
+    assert all(any(f"# row {i}" in line and f"third_argument_{i})" in line for t in pages
+                   for line in t.splitlines()) for i in (0, 45, 89))  # each row on one line
+
+
 def test_callouts(rendered):
     """quarto.org/docs/authoring/callouts.html: ``## Title``, ``title="..."``, or the
     kind as default title."""
