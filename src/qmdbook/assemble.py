@@ -159,13 +159,13 @@ def code_markdown(cell: Cell, chapter: Chapter, t: Target) -> str:
     if cell.options.get("echo", t.option("echo", True, chapter)) is False:
         return ""
     code = f"```python\n{cell.code}\n```"
-    fold = cell.options.get("code-fold", t.option("code-fold", False, chapter)) if t.fmt == "html" \
-        else False
-    if fold in (True, "show"):
-        summary = cell.options.get("code-summary", t.option("code-summary", "Code", chapter))
-        opened = " open" if fold == "show" else ""
-        return f'<details class="code-fold"{opened}>\n<summary>{summary}</summary>\n\n{code}\n\n</details>'
-    return code
+    fold = cell.options.get("code-fold", t.option("code-fold", False, chapter))
+    if t.fmt != "html" or fold not in (True, "show"):  # code-fold is an HTML option
+        return code
+    summary = cell.options.get("code-summary", t.option("code-summary", "Code", chapter))
+    opened = " open" if fold == "show" else ""
+    return (f'<details class="code-fold"{opened}>\n<summary>{summary}</summary>\n\n'
+            f"{code}\n\n</details>")
 
 
 def cell_markdown(cell: Cell, nb_cell, chapter: Chapter, t: Target) -> str:

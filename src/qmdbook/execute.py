@@ -45,15 +45,17 @@ def _qb_audit(event, args, _read=_qb_read):
     elif event in ("os.listdir", "os.scandir") and args and args[0] is not None:
         _read.add(("dir", _qb_os.fsdecode(args[0])))
 _qb_sys.addaudithook(_qb_audit)
-try:
-    import matplotlib.pyplot as plt
-    plt.rcParams["figure.figsize"] = ({fig_width}, {fig_height})
-    plt.rcParams["figure.dpi"] = {fig_dpi}
-    plt.rcParams["savefig.dpi"] = {fig_dpi}
-    from matplotlib_inline.backend_inline import set_matplotlib_formats
-    set_matplotlib_formats({fig_format!r})
-except Exception:
-    pass
+def _qb_setup():  # a function: like Quarto's %reset, the chapter sees none of these names
+    try:
+        import matplotlib.pyplot as plt
+        plt.rcParams["figure.figsize"] = ({fig_width}, {fig_height})
+        plt.rcParams["figure.dpi"] = {fig_dpi}
+        plt.rcParams["savefig.dpi"] = {fig_dpi}
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats({fig_format!r})
+    except Exception:
+        pass
+_qb_setup()
 def _qb_inline(expressions):
     # notebook.py cell_execute_inline: evaluate through the kernel's user_expressions
     from IPython import get_ipython
@@ -66,18 +68,18 @@ def _qb_inline(expressions):
     publish_display_data({{{mime!r}: [{{"expression": e, "result": results[str(i)]}}
                                      for i, e in enumerate(expressions)]}})
 """
-# The last cell: the project files the chapter read, with their content hashes.
+# The last cell: the project files the chapter read (the renderer hashes their content).
 DEPS = "print(__import__('json').dumps(_qb_inputs(_qb_root)))"
 DEPS_DEF = """
 def _qb_inputs(root):
-    import hashlib, os, sys
+    import os, sys
     skip = tuple(os.path.realpath(p) + os.sep for p in {{sys.prefix, sys.base_prefix}})
     seen = set(_qb_read)
     for m in list(sys.modules.values()):
         f = getattr(m, "__file__", None)
         if f:
             seen.add(("file", f))
-    out = {{}}
+    out = set()
     for kind, path in seen:
         path = os.path.realpath(path)
         if path.endswith(".pyc") and "__pycache__" in path:  # the source, not its bytecode
@@ -87,7 +89,7 @@ def _qb_inputs(root):
         if rel.startswith("..") or path.startswith(skip) or not os.path.exists(path) or any(
                 p.startswith(".") for p in rel.split(os.sep)):
             continue
-        out[kind + ":" + rel] = None
+        out.add(kind + ":" + rel)
     return sorted(out)
 """
 
