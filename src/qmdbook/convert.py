@@ -46,9 +46,14 @@ def pandoc(markdown: str, to: str, args: list[str], work: Path) -> tuple[str, li
     return proc.stdout, warnings
 
 
+def book_field(book: Book, key: str):
+    """A title field: under ``book:`` in ``_quarto.yml``, else at its top level."""
+    return (book.config.get("book") or {}).get(key, book.config.get(key))
+
+
 def book_date(book: Book) -> str | None:
     """``date`` as Quarto shows it: ``today``/``last-modified`` and ISO dates in the long form."""
-    value = book.config.get("book", {}).get("date")
+    value = book_field(book, "date")
     if value in (None, ""):
         return None
     if value == "today":
@@ -67,7 +72,7 @@ def book_date(book: Book) -> str | None:
 
 def authors(book: Book) -> list[dict]:
     """``author``: a name, a list of names, or Quarto's ``{name, affiliation, email}`` records."""
-    value = book.config.get("book", {}).get("author")
+    value = book_field(book, "author")
     items = value if isinstance(value, list) else [value] if value else []
     out = []
     for a in items:
@@ -87,11 +92,10 @@ def authors(book: Book) -> list[dict]:
 
 def metadata(book: Book, fmt: str) -> dict:
     """Pandoc metadata for ``fmt``: title fields, bibliography, the format's page settings."""
-    info = book.config.get("book", {})
     meta: dict = {"title": book.title, "lang": book.config.get("lang", "en")}
     for key in ("subtitle", "abstract"):
-        if info.get(key):
-            meta[key] = str(info[key])
+        if book_field(book, key):
+            meta[key] = str(book_field(book, key))
     if book_date(book):
         meta["date"] = book_date(book)
     if authors(book):
@@ -152,11 +156,10 @@ def typst_string(text: str) -> str:
 
 def typst_title_page(book: Book) -> str:
     """A title page from the book's fields (Pandoc's template has a title block only)."""
-    info = book.config.get("book", {})
     lines = ["#page(footer: none)[", "#v(28%)",
              f"#text(size: 26pt, weight: \"bold\")[{typst_string(book.title)}]"]
-    if info.get("subtitle"):
-        lines += ["#v(0.6em)", f"#text(size: 14pt)[{typst_string(str(info['subtitle']))}]"]
+    if book_field(book, "subtitle"):
+        lines += ["#v(0.6em)", f"#text(size: 14pt)[{typst_string(str(book_field(book, 'subtitle')))}]"]
     lines += ["#v(2em)", "#line(length: 40%, stroke: 0.6pt)", "#v(1em)"]
     for a in authors(book):
         lines.append(f"#text(size: 12pt)[{typst_string(a['name'])}] \\")
@@ -164,9 +167,9 @@ def typst_title_page(book: Book) -> str:
             lines.append(f"#text(size: 10pt)[{typst_string(a['affiliation'])}] \\")
     if book_date(book):
         lines += ["#v(0.6em)", f"#text(size: 11pt)[{typst_string(book_date(book))}]"]
-    if info.get("abstract"):
+    if book_field(book, "abstract"):
         lines += ["#v(2em)", f"#block(width: 85%)[#set par(justify: true)\n"
-                             f"{typst_string(str(info['abstract']))}]"]
+                             f"{typst_string(str(book_field(book, 'abstract')))}]"]
     return "\n".join(lines + ["]"])
 
 
