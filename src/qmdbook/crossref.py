@@ -180,4 +180,4 @@ def check_references(book: Book) -> None:
         for label, line in references(ch):
             if label not in nums.label:
                 raise RefError(f"{ch.path.relative_to(book.root)}:{line}: "
-                                  f"unresolved reference @{label}")
+                               f"unresolved reference @{label}")

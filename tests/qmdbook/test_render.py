@@ -1,6 +1,7 @@
 """The render path end to end on the fixture book: reading, numbering, errors, cache."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,12 @@ def test_prose_edit_hits_the_cache_and_a_results_edit_does_not(rendered):
     again = render_book(root=root, quiet=True, formats=("html",))
     assert again.executed == ["chapters/waves.qmd"] and "lists 4 squares" in \
         again.files["html"].read_text()
+
+
+def test_qmdbook_imports_nothing_from_the_homework():
+    """The renderer is a tool beside the homework package, not part of it."""
+    import qmdbook
+
+    sources = Path(qmdbook.__file__).parent.glob("*.py")
+    assert not [p.name for p in sources if re.search(r"^\s*(from|import)\s+hw7\b",
+                                                      p.read_text(encoding="utf-8"), re.M)]
