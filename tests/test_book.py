@@ -1,4 +1,4 @@
-"""Render the whole real book through hw7.render (HTML and PDF) and check the result.
+"""Render the whole real book through qmdbook (HTML and PDF) and check the result.
 
 Uses the project's jupyter cache (cold in CI, so every chapter really executes)
 and writes into a temporary folder, leaving _book/ alone.
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hw7.qmd import load_book
-from hw7.render import number_book, render_book
+from qmdbook.qmd import load_book
+from qmdbook.crossref import number_book
+from qmdbook.render import render_book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,3 +78,14 @@ def test_pdf(book, rendered):
     assert plain(book.title) in text
     for ch in book.chapters:
         assert plain(ch.title) in text, ch.path.name
+
+
+def test_inline_values_show_no_escapes(rendered):
+    """Quarto inserts a ``str`` through its repr (an escaped no-break space shows as
+    ``\\xa0``); every inline value of the book must come out as text in both outputs."""
+    pypdf = pytest.importorskip("pypdf")
+    result, html = rendered
+    text = re.sub(r"<[^>]+>|data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "\\xa0" not in text and "\\u00a0" not in text
+    pdf = " ".join(p.extract_text() for p in pypdf.PdfReader(result.files["pdf"]).pages)
+    assert "\\xa0" not in pdf

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hw7.qmd import load_book, option_problems, references
-from hw7.render import number_book
+from qmdbook.qmd import load_book, option_problems, references
+from qmdbook.crossref import number_book
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOKS = [ROOT, ROOT / "tests" / "fixtures" / "book"]
+BOOKS = [ROOT, ROOT / "tests" / "qmdbook" / "fixtures" / "book"]
 # A cell plots when, at top level, it makes a figure, shows one or ends with one.
 PLOTS = re.compile(r"^(?:[\w, ]+=\s*)?[\w.]*\b(?:subplots|figure)\(|^plt\.show\(|"
                    r"^(?:display\()?fig\w*\)?\s*$", re.M)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the book (the renderer is the qmdbook package)
 
 CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.checkpoint)
 
@@ -18,21 +21,21 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from hw7.render import report
+    from qmdbook.serve import report
 
-    report()
+    report(ROOT)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from hw7.render import render_book
+    from qmdbook.render import render_book
 
-    render_book(formats=tuple(args.to))
+    render_book(formats=tuple(args.to), root=ROOT)
 
 
 def cmd_preview(args: argparse.Namespace) -> None:
-    from hw7.render import preview
+    from qmdbook.serve import preview
 
-    preview(port=args.port)
+    preview(ROOT, port=args.port)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:

@@ -34,6 +34,24 @@ _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 # --- formatting --------------------------------------------------------------
 
+class MarkdownText(str):
+    """A ``str`` that IPython shows as Markdown, so an inline ``{python}`` value is its text.
+
+    Quarto inserts a plain ``str`` through its repr, where a no-break space
+    shows as ``\\xa0``; a ``text/markdown`` value is inserted as written.
+    """
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+    # the chapters edit table cells with these before showing them inline
+    def replace(self, *args) -> MarkdownText:
+        return MarkdownText(str.replace(self, *args))
+
+    def split(self, *args) -> list[MarkdownText]:
+        return [MarkdownText(part) for part in str.split(self, *args)]
+
+
 def sci(x: float, digits: int = 2) -> str:
     """``1.3 × 10⁻²`` (or ``10⁻²`` for a power of ten): a number for prose and tables."""
     if x == 0 or not np.isfinite(x):
@@ -45,7 +63,8 @@ def sci(x: float, digits: int = 2) -> str:
     power = f"10{str(exp).translate(_SUP)}"
     if abs(mant - 1) < 1e-9:  # an exact power of ten: "10⁻⁴", not "1.0 × 10⁻⁴"
         return power
-    return f"{mant:.{digits - 1}f}\u00a0×\u00a0{power}"  # no-break spaces: never split across lines
+    # no-break spaces: never split across lines
+    return MarkdownText(f"{mant:.{digits - 1}f}\u00a0×\u00a0{power}")
 
 
 def num(x: float, fmt: str = ".2f") -> str:
@@ -302,11 +321,14 @@ def lr_table() -> pd.DataFrame:
         rows.append({
             "method": LABELS[m],
             "largest η without divergence": sci(ETAS[ok].max(), 2) if ok.any() else "none",
-            "η reaching 10⁻³ in 10⁵ steps": (f"{sci(ETAS[hit].min(), 2)} – {sci(ETAS[hit].max(), 2)}"
+            "η reaching 10⁻³ in 10⁵ steps": (MarkdownText(f"{sci(ETAS[hit].min(), 2)} – "
+                                                          f"{sci(ETAS[hit].max(), 2)}")
                                              if hit.any() else "none"),
-            "fastest η to 10⁻³ (steps)": (f"{sci(ETAS[fast], 2)} ({steps_str(to3[fast])})"
+            "fastest η to 10⁻³ (steps)": (MarkdownText(f"{sci(ETAS[fast], 2)} "
+                                                       f"({steps_str(to3[fast])})")
                                           if fast is not None else "none"),
-            "most accurate η (late error)": f"{sci(ETAS[best], 2)} ({sci(late[best])})",
+            "most accurate η (late error)": MarkdownText(f"{sci(ETAS[best], 2)} "
+                                                         f"({sci(late[best])})"),
         })
     return pd.DataFrame(rows)
 

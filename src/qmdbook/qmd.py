@@ -17,7 +17,7 @@ import yaml
 # The cell options the render path implements (Quarto's names and meanings).
 CELL_OPTIONS = frozenset({
     "label", "fig-cap", "fig-alt", "tbl-cap", "echo", "eval", "output", "include",
-    "warning", "layout-ncol", "code-summary",
+    "warning", "layout-ncol", "code-summary", "code-fold",
 })
 REF_KINDS = ("fig", "tbl", "sec")
 # Cell options that are Markdown, with cross references (``@fig-a``) resolved.
@@ -26,7 +26,8 @@ CELL_OPEN = re.compile(r"^```+\s*\{python\b[^}]*\}\s*$")
 FENCE = re.compile(r"^(```+|~~~+)")
 OPTION = re.compile(r"^#\|\s(\s*)([A-Za-z][\w-]*):(?:\s+(.*)|\s*)$")
 OPTION_LIKE = re.compile(r"^#\s*\|")
-INLINE = re.compile(r"`\{python\}\s+([^`]+)`")
+# Quarto's pattern (src/core/execute-inline.ts): not after a backtick, one space or tab.
+INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`]+)`")
 # ``@fig-a``, ``@Fig-a``; a label may not end in ``-`` or ``.`` (sentence punctuation).
 REF = re.compile(r"(?<![\w@`])@([Ff]ig|[Tt]bl|[Ss]ec)-([\w-]*\w)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{([^}]*)\})?\s*$")
@@ -82,7 +83,7 @@ class Chapter:
         for block in self.blocks:
             if isinstance(block, Prose):
                 for i, line in prose_lines(block):
-                    out += [(m.group(1).strip(), i) for m in INLINE.finditer(line)]
+                    out += [(m.group(2).strip(), i) for m in INLINE.finditer(line)]
         return out
 
 

@@ -1,0 +1,84 @@
+"""Render a Quarto book without Quarto: execute, cross-reference, assemble, convert.
+
+``render_book`` checks the book as Quarto would (settings Quarto refuses,
+references without a target), executes every chapter (cached, see
+``qmdbook.execute``), assembles Pandoc Markdown per format with Quarto's
+numbering and inline values, and writes ``<output-dir>/<output-file>.html``
+(one self-contained file) and ``.pdf``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qmdbook import config
+from qmdbook.assemble import Target, chapter_markdown
+from qmdbook.convert import write_html, write_pdf
+from qmdbook.crossref import check_references, number_book
+from qmdbook.execute import execute
+from qmdbook.qmd import load_book
+
+WRITERS = {"html": write_html, "pdf": write_pdf}
+
+
+@dataclass
+class Rendered:
+    """What ``render_book`` made, and every problem seen on the way (all formats)."""
+    files: dict[str, Path] = field(default_factory=dict)
+    diagnostics: list[str] = field(default_factory=list)  # stderr, warnings, Pandoc warnings
+    executed: list[str] = field(default_factory=list)  # chapters run (not from the cache)
+
+
+def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = ".",
+                out_dir: Path | str | None = None, cache_dir: Path | str | None = None,
+                quiet: bool = False) -> Rendered:
+    """Execute (cached), number, cross-reference and convert the book at ``root``.
+
+    Writes ``<out_dir>/<book.output-file>.<fmt>`` (default ``project: output-dir``);
+    the execution cache is ``.qmdbook_cache/`` in the project.
+    """
+    def log(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    book = load_book(root)
+    config.check_cache_and_inline(book)
+    freeze = config.Freeze.of(book)
+    out_dir = Path(out_dir) if out_dir else book.root / book.config.get("project", {}).get(
+        "output-dir", "_book")
+    cache_dir = Path(cache_dir) if cache_dir else book.root / ".qmdbook_cache"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_references(book)
+    nums = number_book(book)
+    result = Rendered()
+    executed = []
+    for ch in book.chapters:
+        rel = ch.path.relative_to(book.root)
+        t = time.perf_counter()
+        done = execute(book, ch, cache_dir, freeze.reuse, log)
+        if done.ran:
+            result.executed.append(str(rel))
+        log(f"{rel}: {'executed' if done.ran else 'from cache'} ({time.perf_counter() - t:.1f} s)")
+        executed.append(done)
+    with tempfile.TemporaryDirectory(prefix="qmdbook-") as tmp:
+        work = Path(tmp)
+        for fmt in formats:
+            target = Target(book, config.FORMATS[fmt], nums, work)
+            md = "\n\n".join(chapter_markdown(ch, done, target)
+                             for ch, done in zip(book.chapters, executed))
+            out = out_dir / f"{book.output_name}.{fmt}"
+            warnings = WRITERS[fmt](book, md, out, work)
+            for d in target.diagnostics + [f"{fmt}: pandoc: {w}" for w in warnings]:
+                if d not in result.diagnostics:  # cell output is the same in every format
+                    result.diagnostics.append(d)
+            result.files[fmt] = out
+            log(f"wrote {out}")
+    for d in result.diagnostics:
+        log(f"warning: {d}")
+    log(f"rendered in {time.perf_counter() - start:.1f} s")
+    return result
