@@ -137,7 +137,8 @@ class Accuracy:
     mean: float
     sd: float
     n: int
-    best: float
+    best: float  # the best and the worst seed (NaN where only the summary is known)
+    worst: float
 
     @property
     def errors(self) -> float:
@@ -147,7 +148,8 @@ class Accuracy:
     @classmethod
     def of(cls, values) -> "Accuracy":
         v = np.asarray(values, dtype=float)
-        return cls(float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v), float(v.max()))
+        return cls(float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v), float(v.max()),
+                   float(v.min()))
 
 
 def _final(df: pd.DataFrame, metric: str = "eval_acc") -> Accuracy:
@@ -156,7 +158,7 @@ def _final(df: pd.DataFrame, metric: str = "eval_acc") -> Accuracy:
 
 def _row(summary: pd.DataFrame, lr: float) -> Accuracy:
     r = summary.set_index("lr").loc[lr]
-    return Accuracy(float(r["mean"]), float(r["sd"]), int(r["n"]), float("nan"))
+    return Accuracy(float(r["mean"]), float(r["sd"]), int(r["n"]), float("nan"), float("nan"))
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ def sci(x: float, digits: int = 2) -> str:
     mant = x / 10.0**exp
     if round(abs(mant), digits - 1) >= 10:  # 9.96 rounds up to the next power
         mant, exp = mant / 10, exp + 1
+    if exp == 0:  # "2.2", not "2.2 × 10⁰"
+        return num(mant, f".{digits - 1}f")
     power = f"10{str(exp).translate(_SUP)}"
     if abs(round(mant, digits - 1) - 1) < 1e-9:  # "10⁻⁴", not "1.0 × 10⁻⁴"
         return power

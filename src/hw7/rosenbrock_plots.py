@@ -297,7 +297,7 @@ def plot_lr_map():
         b.plot(ETAS[hit], to3[hit], "o-", ms=3, color=color, label=LABELS[m])
     a.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
     a.text(1.3e-6, top, "× diverged", fontsize=8, va="center")
-    a.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖",
+    a.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ settled ‖p − (1, 1)‖",
           title="Settled error (median, last 10⁴ steps)", ylim=(-14, top + 0.8))
     b.set(xscale="log", yscale="log", xlabel="learning rate η", ylabel="steps",
           title="Steps to ‖p − (1, 1)‖ < 10⁻³", xlim=a.get_xlim())
@@ -337,7 +337,7 @@ def plot_eps():
         ax.plot(ETAS, np.log10(late_error(r)), "o", ls=ls, ms=3, color=color,
                 label="ε inside √ (assignment)" if inside else "ε outside √ (PyTorch's Adam)")
     ax.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
-    ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖")
+    ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ settled ‖p − (1, 1)‖")
     ax.legend(loc="upper right")
     style.save(fig, "p1-eps")
     return fig

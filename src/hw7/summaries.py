@@ -233,3 +233,11 @@ def variant_text(table: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         out[column] = out[column].map(lambda v, c=column: f"{v:.2f}" if c == "dropout" else fixed(v))
     return out
+
+
+def validation_curve(study: str) -> pd.Series:
+    """Validation accuracy after each epoch (from 1) of the trial a search chose."""
+    from hw7 import tune
+
+    values = tune.chosen_trial(tune.load(study)).intermediate_values
+    return pd.Series(values).rename(lambda e: e + 1)
