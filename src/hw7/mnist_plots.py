@@ -43,7 +43,7 @@ def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,
     o = curves(other[1], "lr") if other else None
     rates = sorted(c["lr"].unique())
     ncols = 6
-    nrows = math.ceil((len(rates) + 1) / ncols)  # one slot left for the legend
+    nrows = math.ceil(len(rates) / ncols)
     fig, axes = style.figure(nrows, ncols, height=1.35 * nrows + 0.35, sharex=True, sharey=True)
     colour = style.METHOD_COLORS["sgd" if "SGD" in label else "adam"]
     for ax, lr in zip(axes.flat, rates):
@@ -58,12 +58,15 @@ def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,
         ax.tick_params(labelsize=7)
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy", fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("epoch", fontsize=8)
-    for ax in axes.flat[len(rates):]:
-        ax.axis("off")
+    for i, ax in enumerate(axes.flat):
+        if i >= len(rates):
+            ax.axis("off")
+        elif i + ncols >= len(rates):  # nothing drawn below it: label its epoch axis
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("epoch", fontsize=8)
     handles = {h.get_label(): h for ax in axes.flat[:len(rates)] for h in ax.get_lines()}
-    axes.flat[-1].legend(handles.values(), handles.keys(), loc="center", fontsize=7.5)
+    order = [label] + [k for k in handles if k != label]
+    fig.legend([handles[k] for k in order], order, loc="outside lower center", ncol=len(order), fontsize=8)
     style.save(fig, name)
     return fig
 
