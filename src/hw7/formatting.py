@@ -95,11 +95,6 @@ def pm(mean: float, sd: float, digits: int = 4) -> str:
     return f"{fixed(mean, digits)}{NBSP}±{NBSP}{fixed(sd, digits)}"
 
 
-def percent(x: float, digits: int = 2) -> str:
-    """A fraction as a percentage: ``98.52 %``."""
-    return f"{x * 100:.{digits}f}{NBSP}%"
-
-
 def times(x: float) -> str:
     """A ratio in words' precision: two significant digits (``about 33``, ``2.4 × 10⁴``)."""
     if abs(x) >= 1e4:
@@ -129,7 +124,6 @@ class inline:
     steps = staticmethod(_as_markdown(steps))
     fixed = staticmethod(_as_markdown(fixed))
     pm = staticmethod(_as_markdown(pm))
-    percent = staticmethod(_as_markdown(percent))
     times = staticmethod(_as_markdown(times))
     name = staticmethod(_as_markdown(name))
     listing = staticmethod(_as_markdown(listing))

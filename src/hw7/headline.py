@@ -49,10 +49,10 @@ def mnist_rows() -> list[dict]:
         {"part": "2 (c)", "question": "tuned one hidden layer", "answer": _acc(p2.tuned.test)},
         {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _acc(p2.expanded.test)},
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
-         "answer": f"ratio {sci(p3.ratio_sigmoid.first)} (first epoch) to {sci(p3.ratio_sigmoid.last)} (last); "
+         "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
                    f"accuracy {_acc(p3.sigmoid)}"},
         {"part": "3 (b)", "question": "deep ReLU net, Kaiming init: gradient ratio, accuracy",
-         "answer": f"ratio {p3.ratio_relu.first:.2f} (first epoch) to {p3.ratio_relu.last:.2f} (last); "
+         "answer": f"ratio {sci(p3.ratio_relu.first, 3)} (first epoch) to {sci(p3.ratio_relu.last, 3)} (last); "
                    f"accuracy {_acc(p3.relu)}"},
         {"part": "3 (c)", "question": "tuned deep dense net", "answer": _acc(p3.tuned.test)},
         {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _acc(p3.expanded.test)},

@@ -74,8 +74,8 @@ def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,
 def fig_lr_sensitivity(summaries: dict[str, pd.DataFrame], name: str, reference: float | None = None):
     """Final accuracy against learning rate, mean ± sd over seeds, one line per optimizer."""
     fig, ax = style.figure(height=2.8)
-    for i, (label, s) in enumerate(summaries.items()):
-        colour = style.OKABE_ITO[i]
+    for label, s in summaries.items():
+        colour = style.METHOD_COLORS["sgd" if "SGD" in label else "adam"]  # as in the learning curves
         ax.errorbar(s["lr"], s["mean"], yerr=s["sd"].fillna(0), marker="o", ms=3.5, capsize=2,
                     color=colour, label=label)
         b = s.loc[s["mean"].idxmax()]

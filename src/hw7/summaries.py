@@ -97,7 +97,7 @@ def ratio_table(runs: dict[str, pd.DataFrame], epochs=(1, 2, 5, 10, 20, 30)) -> 
     means = {label: df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean().reindex(epochs)
              for label, df in runs.items()}
     for label, m in means.items():
-        out[f"{label}: ratio"] = m["grad_ratio"].map(sci).to_numpy()
+        out[f"{label}: ratio"] = m["grad_ratio"].map(lambda v: sci(v, 3)).to_numpy()
     for label, m in means.items():
         out[f"{label}: accuracy"] = m["eval_acc"].map(fixed).to_numpy()
     return out
