@@ -122,8 +122,8 @@ def epoch_acc(df: pd.DataFrame, lr: float, epoch: int) -> float:
 
 
 def experiment_table() -> pd.DataFrame:
-    """Every stored experiment and search: runs, epochs trained, the compute it took and the
-    command that recomputes it (as a code span)."""
+    """Every stored experiment and search, named by the command that recomputes it (a code span),
+    with its runs, epochs trained and the compute it took."""
     from hw7.experiments import EXPERIMENTS
 
     rows = []
@@ -136,9 +136,9 @@ def experiment_table() -> pd.DataFrame:
         if not stored:
             continue
         df = store.frame(stored)
-        rows.append({"experiment": f"`{name}`", "runs stored": f"{len(stored)} of {len(found)}",
-                     "epochs trained": f"{len(df):,}", "compute (min)": f"{compute_seconds(df) / 60:.1f}",
-                     "recompute with": f"`python -m hw7 run {name}`"})
+        rows.append({"experiment (the command that recomputes it)": f"`python -m hw7 run {name}`",
+                     "runs stored": f"{len(stored)} of {len(found)}", "epochs": f"{len(df):,}",
+                     "compute (min)": f"{compute_seconds(df) / 60:.1f}"})
     from hw7 import tune
 
     for name in tune.SPACES:
@@ -146,10 +146,10 @@ def experiment_table() -> pd.DataFrame:
             trials = tune.trials_frame(tune.load(name))
         except ValueError:  # not started
             continue
-        rows.append({"experiment": f"search `{name}`", "runs stored": f"{len(trials)} trials",
-                     "epochs trained": f"{int(trials['epochs_run'].sum()):,}",
-                     "compute (min)": f"{float(trials['seconds'].sum()) / 60:.1f}",
-                     "recompute with": f"`python -m hw7 tune {name} --trials {len(trials)}`"})
+        command = f"`python -m hw7 tune {name} --trials {len(trials)}`"
+        rows.append({"experiment (the command that recomputes it)": command,
+                     "runs stored": f"{len(trials)} trials", "epochs": f"{int(trials['epochs_run'].sum()):,}",
+                     "compute (min)": f"{float(trials['seconds'].sum()) / 60:.1f}"})
     return pd.DataFrame(rows)
 
 
