@@ -24,6 +24,7 @@ def test_powers_of_ten_one_format():
     assert F.sci(-3.1e5) == f"−3.1{nb}×{nb}10⁵"
     assert F.rate(3e-4) == f"3{nb}×{nb}10⁻⁴" and F.rate(1e-3) == "10⁻³"
     assert [F.rate(x) for x in (0.01, 0.03, 1.0, 10.0)] == ["0.01", "0.03", "1", "10"]
+    assert F.rate(8.7318e-4, 3) == f"8.73{nb}×{nb}10⁻⁴" and F.rate(0.16412, 3) == "0.164"
 
 
 def test_mean_and_sd_never_wrap_and_ratios_have_no_false_precision():

@@ -67,12 +67,13 @@ def num(x: float, fmt: str = ".2f") -> str:
     return format(x, fmt).replace("-", "−")
 
 
-def rate(x: float) -> str:
-    """A learning rate or other setting: decimals from 0.01 up (``0.03``, ``1``), powers of ten below
-    (``3 × 10⁻⁴``). One rule for every table, label and sentence."""
-    if 1e-2 <= abs(x) < 1e4:
-        return num(x, "g")
-    return sci(x, 1)
+def rate(x: float, digits: int = 1) -> str:
+    """A learning rate or other setting to ``digits`` significant digits: decimals from 0.01 to 100
+    (``0.03``, ``1``, ``0.164``), powers of ten outside (``3 × 10⁻⁴``). One rule for every table,
+    label and sentence."""
+    if 1e-2 <= abs(x) < 100:
+        return num(x, f".{max(digits, 2)}g")
+    return sci(x, digits)
 
 
 def count(n: int) -> str:

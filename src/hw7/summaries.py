@@ -167,7 +167,7 @@ def config_table(config) -> pd.DataFrame:
             ("initialization", display_name(config.init)),
             ("optimizer", "SGD, Nesterov momentum" if config.optimizer == "sgd" and config.nesterov
              else display_name(config.optimizer)),
-            ("learning rate", rate(float(f"{config.lr:.3g}")))]
+            ("learning rate", rate(config.lr, 3))]
     if config.optimizer == "sgd":
         rows.append(("momentum", f"{config.momentum:.3g}"))
     else:
@@ -175,7 +175,7 @@ def config_table(config) -> pd.DataFrame:
     schedule = {"none": "constant", "cosine": "cosine decay to 0",
                 "step": f"×{config.gamma:.2g} every {config.step_size} epochs"}[config.schedule]
     rows += [("schedule", schedule), ("batch size", str(config.batch_size)),
-             ("weight decay", rate(float(f"{config.weight_decay:.2g}"))), ("dropout", f"{config.dropout:.2f}"),
+             ("weight decay", rate(config.weight_decay, 2)), ("dropout", f"{config.dropout:.2f}"),
              ("epochs", str(config.epochs))]
     return pd.DataFrame(rows, columns=["hyperparameter", "value"])
 
