@@ -16,7 +16,8 @@ def _acc(a: Accuracy) -> str:
 
 
 def _settled(r: Descent1) -> str:
-    return f"{sci(r.settled)} (between {sci(r.band[0])} and {sci(r.band[1])})"
+    """The level an oscillating run settles at (median) and its band (10th–90th percentile)."""
+    return f"about {sci(r.settled)} ({sci(r.band[0])} – {sci(r.band[1])})"
 
 
 def problem1_rows() -> list[dict]:
@@ -25,14 +26,14 @@ def problem1_rows() -> list[dict]:
     return [
         {"part": "1 (b)", "question": "η = 10⁻⁴: speed and final accuracy",
          "answer": f"momentum is fastest and most accurate: within 10⁻⁶ of (1, 1) after {steps(mom.steps[1e-6])} "
-                   f"steps, {sci(mom.final_error)} at the end; ADAM oscillates at {_settled(adam)}; "
+                   f"steps, {sci(mom.final_error)} at the end; ADAM oscillates {_settled(adam)}; "
                    f"gradient descent ends at {sci(gd.final_error)}"},
         {"part": "1 (c)", "question": "η = 10⁻³: which works",
-         "answer": f"ADAM: within 10⁻³ after {steps(p.c['adam'].steps[1e-3])} steps, then oscillates at "
+         "answer": f"ADAM: within 10⁻³ after {steps(p.c['adam'].steps[1e-3])} steps, then oscillates "
                    f"{_settled(p.c['adam'])}; momentum diverges (step {p.c['momentum'].diverged_at})"},
         {"part": "1 (d)", "question": "ADAM at 10⁻² against momentum at 10⁻⁴",
          "answer": f"ADAM is within 10⁻³ after {steps(p.d['adam'].steps[1e-3])} steps (momentum "
-                   f"{steps(mom.steps[1e-3])}) but settles at {_settled(p.d['adam'])}; "
+                   f"{steps(mom.steps[1e-3])}) but oscillates {_settled(p.d['adam'])}; "
                    f"momentum ends at {sci(mom.final_error)}"},
     ]
 
