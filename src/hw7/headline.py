@@ -1,84 +1,65 @@
-"""The index page's summary: one row per answered part, every number computed here.
+"""The index page's summary: one row per answered part, every number read from `hw7.findings`.
 
-Problem 1's runs are recomputed (six single runs, about a second); the MNIST
-rows are read from the run store and the searches. A part whose stored results
-do not exist yet is left out rather than shown with a placeholder.
+The chapters' answer boxes read the same findings objects, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from hw7 import descent, summaries as S
-from hw7.rosenbrock_plots import sci
-from hw7.surfaces import rosenbrock_grad
-
-START, STEPS = (-4.0, -2.0), 100_000
+from hw7.findings import Accuracy, Descent1, problem1, problem2, problem3
+from hw7.formatting import listing, pm, rate, sci, steps
 
 
-def _p1(method: str, eta: float) -> descent.Descent:
-    return descent.run(method, rosenbrock_grad, START, STEPS, eta, record="error")
+def _acc(a: Accuracy) -> str:
+    return pm(a.mean, a.sd)
 
 
-def _steps(res: descent.Descent, tol: float) -> str:
-    n = int(descent.steps_to(res.error, tol))
-    return f"{n:,}" if n >= 0 else "never"
-
-
-def _err(res: descent.Descent) -> str:
-    """Distance to (1, 1) after the last step."""
-    return sci(float(res.error[-1]))
+def _settled(r: Descent1) -> str:
+    """The level an oscillating run settles at (median) and its band (10th–90th percentile)."""
+    return f"about {sci(r.settled)} ({sci(r.band[0])} – {sci(r.band[1])})"
 
 
 def problem1_rows() -> list[dict]:
-    gd4, mom4, adam4 = (_p1(m, 1e-4) for m in ("gd", "momentum", "adam"))
-    mom3, adam3, adam2 = _p1("momentum", 1e-3), _p1("adam", 1e-3), _p1("adam", 1e-2)
+    p = problem1()
+    gd, mom, adam = p.b["gd"], p.b["momentum"], p.b["adam"]
     return [
         {"part": "1 (b)", "question": "η = 10⁻⁴: speed and final accuracy",
-         "answer": f"momentum is fastest and most accurate (error {_err(mom4)}, 10⁻⁶ after {_steps(mom4, 1e-6)} "
-                   f"steps); ADAM ends at {_err(adam4)}, gradient descent at {_err(gd4)}"},
+         "answer": f"momentum is fastest and most accurate: within 10⁻⁶ of (1, 1) after {steps(mom.steps[1e-6])} "
+                   f"steps, {sci(mom.final_error)} at the end; ADAM oscillates {_settled(adam)}; "
+                   f"gradient descent ends at {sci(gd.final_error)}"},
         {"part": "1 (c)", "question": "η = 10⁻³: which works",
-         "answer": f"momentum diverges at step {int(mom3.diverged_at)}; ADAM reaches 10⁻⁶ "
-                   f"after {_steps(adam3, 1e-6)} steps"},
-        {"part": "1 (d)", "question": "ADAM 10⁻² vs momentum 10⁻⁴",
-         "answer": f"ADAM is within 10⁻³ after {_steps(adam2, 1e-3)} steps (momentum {_steps(mom4, 1e-3)}) "
-                   f"but stalls at {_err(adam2)}; momentum ends at {_err(mom4)}"},
+         "answer": f"ADAM: within 10⁻³ after {steps(p.c['adam'].steps[1e-3])} steps, then oscillates "
+                   f"{_settled(p.c['adam'])}; momentum diverges (step {p.c['momentum'].diverged_at})"},
+        {"part": "1 (d)", "question": "ADAM at 10⁻² against momentum at 10⁻⁴",
+         "answer": f"ADAM is within 10⁻³ after {steps(p.d['adam'].steps[1e-3])} steps (momentum "
+                   f"{steps(mom.steps[1e-3])}) but oscillates {_settled(p.d['adam'])}; "
+                   f"momentum ends at {sci(mom.final_error)}"},
     ]
-
-
-def _acc(df: pd.DataFrame) -> str:
-    last = S.final(df)["eval_acc"]
-    return S.pm(last.mean(), last.std(), 4)
 
 
 def mnist_rows() -> list[dict]:
-    sgd_by, adam_by = S.by(S.runs("p2-sgd", train_missing=False)), S.by(S.runs("p2-adam", train_missing=False))
-    base, best_sgd, best_adam = sgd_by.set_index("lr").loc[0.001], S.best(sgd_by), S.best(adam_by)
-    sig, relu = S.runs("p3-sigmoid", train_missing=False), S.runs("p3-relu", train_missing=False)
-    rows = [
-        {"part": "2 (a)", "question": "the assignment's configuration; best SGD learning rate",
-         "answer": f"{S.pm(base['mean'], base['sd'])} at η = 0.001; best η = {best_sgd['lr']:g}: "
-                   f"{S.pm(best_sgd['mean'], best_sgd['sd'])}"},
+    p2, p3 = problem2(), problem3()
+    tied = [rate(lr) for lr in p2.adam_tied]
+    return [
+        {"part": "2 (a)", "question": "the assignment's configuration; the best SGD learning rate",
+         "answer": f"{_acc(p2.baseline)} at η = {rate(0.001)}; best η = {rate(p2.sgd_best_lr)}: {_acc(p2.sgd_best)}"},
         {"part": "2 (b)", "question": "ADAM's best learning rate",
-         "answer": f"η = {best_adam['lr']:g}: {S.pm(best_adam['mean'], best_adam['sd'])}"},
-    ]
-    for name, part, label in (("p2-best", "2 (c)", "tuned one hidden layer"),
-                              ("p2-best-expanded", "2 (c)", "tuned one hidden layer, expanded data")):
-        if S.stored(name):
-            rows.append({"part": part, "question": label, "answer": _acc(S.runs(name, train_missing=False))})
-    rows += [
+         "answer": f"η = {listing(tied)}, tied within the seeds' noise; best mean {_acc(p2.adam_best)} "
+                   f"at η = {rate(p2.adam_best_lr)}"},
+        {"part": "2 (c)", "question": "tuned one hidden layer", "answer": _acc(p2.tuned.test)},
+        {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _acc(p2.expanded.test)},
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
-         "answer": f"ratio {sci(float(np.mean(sig['grad_ratio'])))}; accuracy {_acc(sig)}"},
-        {"part": "3 (b)", "question": "deep ReLU + Kaiming: gradient ratio, accuracy",
-         "answer": f"ratio {np.mean(relu['grad_ratio']):.2f}; accuracy {_acc(relu)}"},
+         "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
+                   f"accuracy {_acc(p3.sigmoid)}"},
+        {"part": "3 (b)", "question": "deep ReLU net, Kaiming init: gradient ratio, accuracy",
+         "answer": f"ratio {sci(p3.ratio_relu.first, 3)} (first epoch) to {sci(p3.ratio_relu.last, 3)} (last); "
+                   f"accuracy {_acc(p3.relu)}"},
+        {"part": "3 (c)", "question": "tuned deep dense net", "answer": _acc(p3.tuned.test)},
+        {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _acc(p3.expanded.test)},
     ]
-    for name, label in (("p3-best", "tuned deep dense net"), ("p3-best-expanded", "tuned deep dense net, expanded data")):
-        if S.stored(name):
-            rows.append({"part": "3 (c)", "question": label, "answer": _acc(S.runs(name, train_missing=False))})
-    return rows
 
 
 def headline_table() -> pd.DataFrame:
-    """Part, question, and the answer's numbers, for every part with results."""
+    """Part, question, and the answer's numbers, for every part (text, formatted)."""
     return pd.DataFrame(problem1_rows() + mnist_rows())

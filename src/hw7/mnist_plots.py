@@ -6,61 +6,67 @@ Accuracies are drawn on a logit axis: it spreads both the poor runs near chance
 
 from __future__ import annotations
 
-import matplotlib.colors as mcolors
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
 from hw7 import style
+from hw7.formatting import name as display_name, rate
 from hw7.summaries import curves
 
 ACC_TICKS = [0.1, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99]
+PANEL_TICKS = [0.1, 0.5, 0.9, 0.97, 0.99]  # fewer labels for small panels
 
 
-def _logit_acc_axis(ax, lo: float = 0.08, hi: float = 0.995) -> None:
+def _logit_acc_axis(ax, lo: float = 0.08, hi: float = 0.995, ticks=ACC_TICKS) -> None:
     ax.set_yscale("logit")
     ax.set_ylim(lo, hi)
-    ax.set_yticks([t for t in ACC_TICKS if lo <= t <= hi])
+    ax.set_yticks([t for t in ticks if lo <= t <= hi])
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
 
 
-def table(df: pd.DataFrame, floatfmt: str = ".4f") -> Markdown:
-    """A DataFrame as a Markdown table (how the chapters show tables).
-
-    Text columns are shown as they are: tabulate would otherwise read "1e-05" as a
-    number and reformat it with ``floatfmt``.
-    """
-    text_only = all(df[c].dtype == object for c in df.columns)
-    return Markdown(df.to_markdown(index=False, floatfmt=floatfmt, disable_numparse=text_only))
+def table(df: pd.DataFrame) -> Markdown:
+    """A DataFrame of text (formatted by `hw7.formatting`) as a Markdown table, shown as it is."""
+    return Markdown(df.to_markdown(index=False, disable_numparse=True))
 
 
-def lr_curves(df: pd.DataFrame, ax, title: str, metric: str = "eval_acc") -> plt.cm.ScalarMappable:
-    """Accuracy per epoch for every learning rate: mean over seeds, band from min to max."""
-    c = curves(df, "lr", metric)
+def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,
+                        other: tuple[str, pd.DataFrame] | None = None):
+    """Small multiples: one panel per learning rate with the test accuracy per epoch (mean over
+    seeds, the seeds' range as a band), so that every rate can be read on its own. ``other``
+    (a label and runs) is drawn in grey in the panels of the rates it was also run at."""
+    c = curves(runs, "lr")
+    o = curves(other[1], "lr") if other else None
     rates = sorted(c["lr"].unique())
-    norm = mcolors.LogNorm(min(rates), max(rates))
-    cmap = mcolors.ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 0.88, 256)))  # no pale yellow
-    for lr in rates:
+    ncols = 6
+    nrows = math.ceil(len(rates) / ncols)
+    fig, axes = style.figure(nrows, ncols, height=1.35 * nrows + 0.35, sharex=True, sharey=True)
+    colour = style.METHOD_COLORS["sgd" if "SGD" in label else "adam"]
+    for ax, lr in zip(axes.flat, rates):
+        if o is not None and (o["lr"] == lr).any():
+            d = o[o["lr"] == lr]
+            ax.plot(d["epoch"], d["mean"], color="0.6", lw=1.0, ls="--", label=other[0])
         d = c[c["lr"] == lr]
-        colour = cmap(norm(lr))
-        ax.fill_between(d["epoch"], d["lo"], d["hi"], color=colour, alpha=0.25, linewidth=0)
-        ax.plot(d["epoch"], d["mean"], color=colour, label=f"{lr:g}")
-    _logit_acc_axis(ax)
-    ax.set_xlabel("epoch")
-    ax.set_title(title)
-    return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-
-
-def fig_learning_curves(panels: dict[str, pd.DataFrame], name: str):
-    """One panel of learning curves per optimizer, sharing the accuracy axis and a colour bar."""
-    fig, axes = style.figure(1, len(panels), height=3.0, sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, (title, df) in zip(axes, panels.items()):
-        mappable = lr_curves(df, ax, title)
-    axes[0].set_ylabel("test accuracy")
-    fig.colorbar(mappable, ax=axes, label="learning rate", pad=0.01, aspect=30)
+        ax.fill_between(d["epoch"], d["lo"], d["hi"], color=colour, alpha=0.3, linewidth=0)
+        ax.plot(d["epoch"], d["mean"], color=colour, lw=1.3, label=label)
+        ax.set_title(f"η = {rate(lr)}", fontsize=8, pad=2)
+        _logit_acc_axis(ax, ticks=PANEL_TICKS)
+        ax.tick_params(labelsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy", fontsize=8)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(rates):
+            ax.axis("off")
+        elif i + ncols >= len(rates):  # nothing drawn below it: label its epoch axis
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("epoch", fontsize=8)
+    handles = {h.get_label(): h for ax in axes.flat[:len(rates)] for h in ax.get_lines()}
+    order = [label] + [k for k in handles if k != label]
+    fig.legend([handles[k] for k in order], order, loc="outside lower center", ncol=len(order), fontsize=8)
     style.save(fig, name)
     return fig
 
@@ -68,8 +74,8 @@ def fig_learning_curves(panels: dict[str, pd.DataFrame], name: str):
 def fig_lr_sensitivity(summaries: dict[str, pd.DataFrame], name: str, reference: float | None = None):
     """Final accuracy against learning rate, mean ± sd over seeds, one line per optimizer."""
     fig, ax = style.figure(height=2.8)
-    for i, (label, s) in enumerate(summaries.items()):
-        colour = style.OKABE_ITO[i]
+    for label, s in summaries.items():
+        colour = style.METHOD_COLORS["sgd" if "SGD" in label else "adam"]  # as in the learning curves
         ax.errorbar(s["lr"], s["mean"], yerr=s["sd"].fillna(0), marker="o", ms=3.5, capsize=2,
                     color=colour, label=label)
         b = s.loc[s["mean"].idxmax()]
@@ -157,9 +163,9 @@ def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
     lo = max(0.5, float(trials.loc[~trials["diverged"], "value"].min()) - 0.01)
     ax.scatter(pruned["number"], pruned["value"], s=12, marker="x", color="0.55", label="pruned (last epoch run)")
     ax.scatter(done["number"], done["value"], s=14, color=style.OKABE_ITO[0], label="complete")
-    if len(diverged):  # scored 0: drawn on the axis' floor, not hidden below it
-        ax.scatter(diverged["number"], [lo * 1.002] * len(diverged), s=22, marker="v", clip_on=False,
-                   color=style.OKABE_ITO[3], label="diverged")
+    if len(diverged):  # scored 0: drawn just above the axis' floor (axes coordinates), whole
+        ax.scatter(diverged["number"], [0.04] * len(diverged), s=22, marker="v", transform=ax.get_xaxis_transform(),
+                   color=style.OKABE_ITO[3], label="diverged (scored 0)", zorder=5)
     best = done.set_index("number")["value"].reindex(trials["number"]).cummax().ffill()
     ax.step(trials["number"], best, where="post", color=style.OKABE_ITO[3], label="best so far")
     _logit_acc_axis(ax, lo=lo, hi=0.995)
@@ -168,7 +174,7 @@ def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
     ax.set_ylabel("validation accuracy")
     ax.legend(loc="upper left", fontsize=7)
     imp = importance.sort_index(ascending=False).sort_values(kind="stable")  # ties in a fixed order
-    bx.barh(imp.index, imp.values, color=style.OKABE_ITO[0])
+    bx.barh([display_name(p) for p in imp.index], imp.values, color=style.OKABE_ITO[0])
     bx.set_xlabel("importance (PED-ANOVA)")
     bx.grid(axis="y", visible=False)
     style.save(fig, name)

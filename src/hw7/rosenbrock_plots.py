@@ -19,6 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 from hw7 import style
 from hw7.descent import LABELS, Descent, run, steps_to
+from hw7.formatting import num, sci, steps as steps_str
 from hw7.surfaces import F_MIN, MINIMUM, rosenbrock, rosenbrock_grad, typo, typo_grad
 
 START = np.array([-4.0, -2.0])
@@ -29,57 +30,11 @@ LATE = 10_000  # steps at the end over which the settled ("late") error is measu
 XLIM, YLIM = (-4.6, 4.4), (-3.0, 8.5)  # every path of (b)-(d) fits: one frame for all
 ZOOM = dict(xlim=(0.55, 1.3), ylim=(0.25, 1.7))
 EPS_OUTSIDE_COLOR = style.OKABE_ITO[4]
-_SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-# --- formatting --------------------------------------------------------------
-
-class MarkdownText(str):
-    """A ``str`` that IPython shows as Markdown, so an inline ``{python}`` value is its text.
-
-    Quarto inserts a plain ``str`` through its repr, where a no-break space
-    shows as ``\\xa0``; a ``text/markdown`` value is inserted as written.
-    """
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-    # the chapters edit table cells with these before showing them inline
-    def replace(self, *args) -> MarkdownText:
-        return MarkdownText(str.replace(self, *args))
-
-    def split(self, *args) -> list[MarkdownText]:
-        return [MarkdownText(part) for part in str.split(self, *args)]
-
-
-def sci(x: float, digits: int = 2) -> str:
-    """``1.3 × 10⁻²`` (or ``10⁻²`` for a power of ten): a number for prose and tables."""
-    if x == 0 or not np.isfinite(x):
-        return str(x)
-    exp = int(np.floor(np.log10(abs(x))))
-    mant = x / 10.0**exp
-    if round(mant, digits - 1) >= 10:  # 9.96 rounds up to the next power
-        mant, exp = mant / 10, exp + 1
-    power = f"10{str(exp).translate(_SUP)}"
-    if abs(mant - 1) < 1e-9:  # an exact power of ten: "10⁻⁴", not "1.0 × 10⁻⁴"
-        return power
-    # no-break spaces: never split across lines
-    return MarkdownText(f"{mant:.{digits - 1}f}\u00a0×\u00a0{power}")
-
-
-def num(x: float, fmt: str = ".2f") -> str:
-    """``x`` formatted with a typographic minus sign."""
-    return format(x, fmt).replace("-", "−")
-
-
-def steps_str(n: int) -> str:
-    """A step count with thousands separators, or "never" for −1."""
-    return "never" if n < 0 else f"{int(n):,}"
 
 
 def md_table(df: pd.DataFrame) -> Markdown:
-    """A DataFrame as a Markdown table (what a ``tbl-`` cell displays)."""
-    return Markdown(df.to_markdown(index=False))
+    """A DataFrame of text as a Markdown table (what a ``tbl-`` cell displays)."""
+    return Markdown(df.to_markdown(index=False, disable_numparse=True))
 
 
 # --- runs --------------------------------------------------------------------
@@ -155,14 +110,17 @@ def decades_per_10k(c: Case, lo: float = 1e-11, hi: float = 1e-1) -> float:
     return float(-slope * 1e4)
 
 
-def summary_table(cases: list[Case]) -> pd.DataFrame:
-    """Final errors and steps to each tolerance, one row per run."""
+def summary_table(runs: list["Descent1"]) -> pd.DataFrame:
+    """Final and settled distance to (1, 1), final f − f*, and steps to each threshold, one row per run."""
+    def error(r, value):
+        return sci(value) if r.diverged_at < 0 else "diverged"
     return pd.DataFrame({
-        "method": [LABELS[c.method] for c in cases],
-        "η": [sci(c.eta, 1) for c in cases],
-        "final ‖p − (1,1)‖": [sci(c.final_error) if c.diverged_at < 0 else "diverged" for c in cases],
-        "final f − f*": [sci(c.final_gap) if c.diverged_at < 0 else "diverged" for c in cases],
-        **{f"steps to < {sci(t, 1)}": [steps_str(c.steps(t)) for c in cases] for t in TOLS},
+        "method": [LABELS[r.method] for r in runs],
+        "η": [sci(r.eta, 1) for r in runs],
+        "final ‖p − (1,1)‖": [error(r, r.final_error) for r in runs],
+        "settled ‖p − (1,1)‖": [error(r, r.settled) for r in runs],
+        "final f − f*": [error(r, r.final_gap) for r in runs],
+        **{f"steps to < {sci(t, 1)}": [steps_str(r.steps[t]) for r in runs] for t in TOLS},
     })
 
 
@@ -174,14 +132,13 @@ def typo_runs() -> dict[str, Descent]:
     return {m: run(m, typo_grad, START, N_STEPS, 1e-4) for m in LABELS}
 
 
-def typo_table() -> pd.DataFrame:
-    """Where each method is after 10⁵ steps on the printed function, and f there."""
-    runs = typo_runs()
+def typo_table(ends: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+    """Where each method is after 10⁵ steps on the printed function (``Problem1.printed_ends``), and f there."""
     return pd.DataFrame({
-        "method": [LABELS[m] for m in runs],
-        "final x": [num(r.final[0]) for r in runs.values()],
-        "final y": [num(r.final[1]) for r in runs.values()],
-        "final f (printed function)": [num(typo(r.final), ".1f") for r in runs.values()],
+        "method": [LABELS[m] for m in ends],
+        "final x": [num(x) for x, _, _ in ends.values()],
+        "final y": [num(y) for _, y, _ in ends.values()],
+        "final f (printed function)": [num(f, ".1f") for _, _, f in ends.values()],
     })
 
 
@@ -201,7 +158,9 @@ def plot_typo():
     for m, r in typo_runs().items():
         b.plot(*r.traj.T, color=style.METHOD_COLORS[m], label=LABELS[m])
         b.plot(*r.final, "o", color=style.METHOD_COLORS[m], ms=4)
-    _mark_points(b)
+    # (1, 1) is no minimum of the printed function: marked as a plain point, not a star
+    b.plot(*MINIMUM, marker="+", ms=9, mew=1.5, color="black", ls="none", label="(1, 1)", zorder=5)
+    b.plot(*START, marker="s", ms=6, color="black", ls="none", label="start (−4, −2)", zorder=5)
     b.set(xlabel="x", ylabel="y", title="Paths on the printed function, η = 10⁻⁴")
     b.legend(loc="upper center")
     style.save(fig, "p1-typo")
@@ -294,8 +253,9 @@ def plot_errors(cases: list[Case], name: str, gap: bool = True):
             with np.errstate(divide="ignore"):  # f − f* can be exactly 0 at the end
                 y = np.log10(err(c)[:stop])
             ax.plot(steps[:stop], y, lw=1.0, label=c.label, **_style_for(c, cases))
-            if c.diverged_at >= 0:
-                ax.plot(steps[stop - 1], y[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5)
+            if c.diverged_at >= 0:  # near the frame's edge: drawn whole, over the axis
+                ax.plot(steps[stop - 1], y[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5,
+                        clip_on=False, zorder=6)
         ax.set(xlabel="step", ylabel=ylabel, xlim=(0, N_STEPS))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k" if v else "0"))
     for t in TOLS:  # the thresholds of the tables
@@ -307,28 +267,18 @@ def plot_errors(cases: list[Case], name: str, gap: bool = True):
 
 # --- learning-rate map and epsilon placement ------------------------------------
 
-def lr_table() -> pd.DataFrame:
-    """Per method: stable range on the grid, where 10⁻³ is reached, the fastest and the most accurate η."""
+def lr_table(lr_map: dict[str, "LrMap1"]) -> pd.DataFrame:
+    """Per method (``Problem1.lr_map``): stable range on the grid, where 10⁻³ is reached, the fastest
+    and the most accurate η."""
     rows = []
-    for m in LABELS:
-        r = sweep(m)
-        ok = ~r.diverged
-        to3 = steps_to(r.error, 1e-3)
-        hit = to3 >= 0
-        fast = np.flatnonzero(hit)[np.argmin(to3[hit])] if hit.any() else None
-        late = late_error(r)
-        best = np.flatnonzero(ok)[np.argmin(late[ok])]
+    for m, r in lr_map.items():
         rows.append({
             "method": LABELS[m],
-            "largest η without divergence": sci(ETAS[ok].max(), 2) if ok.any() else "none",
-            "η reaching 10⁻³ in 10⁵ steps": (MarkdownText(f"{sci(ETAS[hit].min(), 2)} – "
-                                                          f"{sci(ETAS[hit].max(), 2)}")
-                                             if hit.any() else "none"),
-            "fastest η to 10⁻³ (steps)": (MarkdownText(f"{sci(ETAS[fast], 2)} "
-                                                       f"({steps_str(to3[fast])})")
-                                          if fast is not None else "none"),
-            "most accurate η (late error)": MarkdownText(f"{sci(ETAS[best], 2)} "
-                                                         f"({sci(late[best])})"),
+            "largest η without divergence": sci(r.largest_stable) if r.largest_stable else "none",
+            "η reaching 10⁻³ in 10⁵ steps": f"{sci(r.reach_lo)} – {sci(r.reach_hi)}" if r.reach_lo else "none",
+            "fastest η to 10⁻³ (steps)": (f"{sci(r.fastest_eta)} ({steps_str(r.fastest_steps)})"
+                                          if r.fastest_eta else "none"),
+            "most accurate η (settled error)": f"{sci(r.best_eta)} ({sci(r.best_settled)})",
         })
     return pd.DataFrame(rows)
 
@@ -347,36 +297,32 @@ def plot_lr_map():
         b.plot(ETAS[hit], to3[hit], "o-", ms=3, color=color, label=LABELS[m])
     a.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
     a.text(1.3e-6, top, "× diverged", fontsize=8, va="center")
-    a.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖",
+    a.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ settled ‖p − (1, 1)‖",
           title="Settled error (median, last 10⁴ steps)", ylim=(-14, top + 0.8))
     b.set(xscale="log", yscale="log", xlabel="learning rate η", ylabel="steps",
           title="Steps to ‖p − (1, 1)‖ < 10⁻³", xlim=a.get_xlim())
-    a.legend(loc="lower left")
+    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3)  # off the data
     style.save(fig, "p1-lr-map")
     return fig
 
 
 def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
-    """ADAM with ε inside vs outside the root: final and late error, steps to 10⁻³ and 10⁻⁶."""
+    """ADAM with ε inside vs outside the root: final and settled error, steps to 10⁻³ and 10⁻⁶."""
+    from hw7.findings import descent1
+
     rows = []
     for eta in etas:
         for inside in (True, False):
-            c = case("adam", eta, eps_inside=inside)
+            r = descent1("adam", eta, eps_inside=inside)
             rows.append({"η": sci(eta, 1), "ε": "inside √ (assignment)" if inside else "outside √ (PyTorch)",
-                         "final ‖p − (1,1)‖": sci(c.final_error),
-                         "late ‖p − (1,1)‖": sci(float(np.median(c.error[-LATE:]))),
-                         "steps to < 10⁻³": steps_str(c.steps(1e-3)),
-                         "steps to < 10⁻⁶": steps_str(c.steps(1e-6))})
+                         "final ‖p − (1,1)‖": sci(r.final_error), "settled ‖p − (1,1)‖": sci(r.settled),
+                         "steps to < 10⁻³": steps_str(r.steps[1e-3]),
+                         "steps to < 10⁻⁶": steps_str(r.steps[1e-6])})
     return pd.DataFrame(rows)
 
 
-def eps_step_difference(etas=(1e-4, 1e-3, 1e-2)) -> int:
-    """Largest difference in steps to 10⁻³ between ε inside and outside, over ``etas``."""
-    return max(abs(case("adam", e, True).steps(1e-3) - case("adam", e, False).steps(1e-3)) for e in etas)
-
-
 def eps_ratio() -> tuple[float, float]:
-    """Smallest and largest late-error ratio (ε inside / outside) over the η that reach 10⁻³."""
+    """Smallest and largest settled-error ratio (ε inside / outside) over the η that reach 10⁻³."""
     inside, outside = sweep("adam", True), sweep("adam", False)
     hit = (steps_to(inside.error, 1e-3) >= 0) & (steps_to(outside.error, 1e-3) >= 0)
     ratio = late_error(inside)[hit].astype(float) / late_error(outside)[hit]
@@ -391,7 +337,7 @@ def plot_eps():
         ax.plot(ETAS, np.log10(late_error(r)), "o", ls=ls, ms=3, color=color,
                 label="ε inside √ (assignment)" if inside else "ε outside √ (PyTorch's Adam)")
     ax.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
-    ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ late ‖p − (1, 1)‖")
+    ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ settled ‖p − (1, 1)‖")
     ax.legend(loc="upper right")
     style.save(fig, "p1-eps")
     return fig

@@ -1,4 +1,4 @@
-"""Tables the MNIST chapters state their numbers from, computed from stored runs."""
+"""Tables of the MNIST chapters, computed from stored runs (never trained here)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,28 @@ import pandas as pd
 
 from hw7 import store
 from hw7.experiments import WITH_PREDICTIONS, experiment
+from hw7.formatting import fixed, name as display_name, pm, rate
 from hw7.sweep import train_many
 
 
-def records(name: str, **kwargs) -> list[dict]:
-    """The stored records of a named experiment (trains what the store lacks)."""
-    return train_many(experiment(name), predictions=name in WITH_PREDICTIONS, **kwargs)
+class MissingRuns(LookupError):
+    """An experiment the report reads has runs missing from the store."""
 
 
-def runs(name: str, **kwargs) -> pd.DataFrame:
-    """Tidy per-epoch table of a named experiment (trains what the store lacks)."""
-    return store.frame(records(name, **kwargs))
+def records(name: str) -> list[dict]:
+    """The stored records of a named experiment. The report never trains: a run missing
+    from ``results/runs/`` raises :class:`MissingRuns` naming the command that computes it."""
+    configs = experiment(name)
+    missing = sum(store.load(c) is None for c in configs)
+    if missing:
+        raise MissingRuns(f"{missing} of the {len(configs)} runs of experiment {name!r} are not in results/runs/: "
+                          f"compute them with `python -m hw7 run {name}`")
+    return train_many(configs, predictions=name in WITH_PREDICTIONS, train_missing=False)
+
+
+def runs(name: str) -> pd.DataFrame:
+    """Tidy per-epoch table of a named experiment's stored runs (see :func:`records`)."""
+    return store.frame(records(name))
 
 
 def final(df: pd.DataFrame) -> pd.DataFrame:
@@ -48,11 +59,6 @@ def best(summary: pd.DataFrame, column: str = "lr") -> pd.Series:
     return summary.loc[summary["mean"].idxmax()]
 
 
-def pm(mean: float, sd: float, digits: int = 4) -> str:
-    """``0.9412 ± 0.0021``: a mean and standard deviation for the prose."""
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
-
-
 def compute_seconds(df: pd.DataFrame) -> float:
     """Wall-clock seconds the runs of ``df`` took (each run's share of its stacked group)."""
     return float((df["seconds"] / df["group_size"]).sum())
@@ -79,21 +85,21 @@ def rate_table(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cols = {label: s.set_index("lr").apply(lambda r: pm(r["mean"], r["sd"]), axis=1)
             for label, s in summaries.items()}
     out = pd.DataFrame(cols).reset_index().rename(columns={"lr": "learning rate"})
-    from hw7.rosenbrock_plots import sci
-
-    out["learning rate"] = out["learning rate"].map(lambda v: sci(v, 1))  # "3 × 10⁻⁵": not re-parsed as a float
+    out["learning rate"] = out["learning rate"].map(rate)  # text: not re-parsed as a float
     return out.fillna("–")
 
 
 def ratio_table(runs: dict[str, pd.DataFrame], epochs=(1, 2, 5, 10, 20, 30)) -> pd.DataFrame:
-    """Gradient ratio and test accuracy (means over seeds) at selected epochs, per network."""
-    out = pd.DataFrame({"epoch": list(epochs)})
-    for label, df in runs.items():
-        m = df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean()
-        out[f"{label} ratio"] = m["grad_ratio"].reindex(epochs).to_numpy()
-    for label, df in runs.items():
-        m = df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean()
-        out[f"{label} accuracy"] = m["eval_acc"].reindex(epochs).to_numpy()
+    """Gradient ratio and test accuracy (means over seeds) at selected epochs, per network, as text."""
+    from hw7.formatting import sci
+
+    out = pd.DataFrame({"epoch": [str(e) for e in epochs]})
+    means = {label: df.groupby("epoch")[["grad_ratio", "eval_acc"]].mean().reindex(epochs)
+             for label, df in runs.items()}
+    for label, m in means.items():
+        out[f"{label}: ratio"] = m["grad_ratio"].map(lambda v: sci(v, 3)).to_numpy()
+    for label, m in means.items():
+        out[f"{label}: accuracy"] = m["eval_acc"].map(fixed).to_numpy()
     return out
 
 
@@ -116,7 +122,8 @@ def epoch_acc(df: pd.DataFrame, lr: float, epoch: int) -> float:
 
 
 def experiment_table() -> pd.DataFrame:
-    """Every stored experiment and search: runs, epochs trained, and the compute it took."""
+    """Every stored experiment and search, named by the command that recomputes it (a code span),
+    with its runs, epochs trained and the compute it took."""
     from hw7.experiments import EXPERIMENTS
 
     rows = []
@@ -129,9 +136,9 @@ def experiment_table() -> pd.DataFrame:
         if not stored:
             continue
         df = store.frame(stored)
-        rows.append({"experiment": name, "runs stored": f"{len(stored)} of {len(found)}",
-                     "epochs trained": int(len(df)), "compute (min)": compute_seconds(df) / 60,
-                     "recompute with": f"python -m hw7 run {name}"})
+        rows.append({"experiment (the command that recomputes it)": f"`python -m hw7 run {name}`",
+                     "runs stored": f"{len(stored)} of {len(found)}", "epochs": f"{len(df):,}",
+                     "compute (min)": f"{compute_seconds(df) / 60:.1f}"})
     from hw7 import tune
 
     for name in tune.SPACES:
@@ -139,10 +146,10 @@ def experiment_table() -> pd.DataFrame:
             trials = tune.trials_frame(tune.load(name))
         except ValueError:  # not started
             continue
-        rows.append({"experiment": f"search {name}", "runs stored": f"{len(trials)} trials",
-                     "epochs trained": int(trials["epochs_run"].sum()),
-                     "compute (min)": float(trials["seconds"].sum()) / 60,
-                     "recompute with": f"python -m hw7 tune {name} --trials {len(trials)}"})
+        command = f"`python -m hw7 tune {name} --trials {len(trials)}`"
+        rows.append({"experiment (the command that recomputes it)": command,
+                     "runs stored": f"{len(trials)} trials", "epochs": f"{int(trials['epochs_run'].sum()):,}",
+                     "compute (min)": f"{float(trials['seconds'].sum()) / 60:.1f}"})
     return pd.DataFrame(rows)
 
 
@@ -155,27 +162,22 @@ def stored(name: str) -> bool:
 
 
 def config_table(config) -> pd.DataFrame:
-    """A config's hyperparameters as a two-column table (only those that apply to it)."""
-    rows = [("layers", "-".join(map(str, config.sizes))), ("activation", config.activation),
-            ("initialization", config.init), ("optimizer", config.optimizer),
-            ("learning rate", f"{config.lr:.3g}")]
+    """A config's hyperparameters as a two-column table of text (only those that apply to it)."""
+    rows = [("layers", "-".join(map(str, config.sizes))), ("activation", display_name(config.activation)),
+            ("initialization", display_name(config.init)),
+            ("optimizer", "SGD, Nesterov momentum" if config.optimizer == "sgd" and config.nesterov
+             else display_name(config.optimizer)),
+            ("learning rate", rate(config.lr, 3))]
     if config.optimizer == "sgd":
-        rows.append(("momentum (Nesterov)" if config.nesterov else "momentum", f"{config.momentum:.3g}"))
+        rows.append(("momentum", f"{config.momentum:.3g}"))
     else:
-        rows.append(("betas", f"({config.betas[0]:.3g}, {config.betas[1]:.3g})"))
+        rows.append(("β₁, β₂", f"{config.betas[0]:.3g}, {config.betas[1]:.3g}"))
     schedule = {"none": "constant", "cosine": "cosine decay to 0",
                 "step": f"×{config.gamma:.2g} every {config.step_size} epochs"}[config.schedule]
     rows += [("schedule", schedule), ("batch size", str(config.batch_size)),
-             ("weight decay", f"{config.weight_decay:.2g}"), ("dropout", f"{config.dropout:.2f}"),
+             ("weight decay", rate(config.weight_decay, 2)), ("dropout", f"{config.dropout:.2f}"),
              ("epochs", str(config.epochs))]
     return pd.DataFrame(rows, columns=["hyperparameter", "value"])
-
-
-def goal_status(accuracy: float, goal: float) -> str:
-    """'met (0.9861 ≥ 0.985)' or 'missed by 0.0012 (0.9838 < 0.985)'."""
-    if accuracy >= goal:
-        return f"met ({accuracy:.4f} ≥ {goal:g})"
-    return f"missed by {goal - accuracy:.4f} ({accuracy:.4f} < {goal:g})"
 
 
 def test_errors(records: list[dict], n_test: int = 10_000) -> list[int]:
@@ -184,44 +186,36 @@ def test_errors(records: list[dict], n_test: int = 10_000) -> list[int]:
 
 
 def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
-    """The ``n`` most frequent (true digit, predicted digit, count) errors."""
+    """The most frequent (true digit, predicted digit, count) errors: the ``n`` commonest and
+    every other error as frequent as the ``n``-th (a tie is not dropped), by count then digits."""
     import torch
 
-    pairs = torch.as_tensor(truth) * 10 + torch.as_tensor(predicted)
-    wrong = pairs[torch.as_tensor(truth) != torch.as_tensor(predicted)]
+    truth, predicted = torch.as_tensor(truth), torch.as_tensor(predicted)
+    wrong = (truth * 10 + predicted)[truth != predicted]
     counts = torch.bincount(wrong, minlength=100)
-    top = torch.argsort(counts, descending=True, stable=True)[:n]
-    return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in top]
+    order = torch.argsort(counts, descending=True, stable=True)
+    cut = int(counts[order[n - 1]]) if n <= len(order) else 0
+    return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in order if counts[i] >= max(cut, 1)]
 
 
-BEST_NETWORKS = (("shallow", "original", "p2-best", "problem2"),
-                 ("shallow", "expanded", "p2-best-expanded", "problem2"),
-                 ("deep", "original", "p3-best", "problem3"),
-                 ("deep", "expanded", "p3-best-expanded", "problem3"))
+BEST_NETWORKS = (("shallow", "original", "p2-best"),
+                 ("shallow", "expanded", "p2-best-expanded"),
+                 ("deep", "original", "p3-best"),
+                 ("deep", "expanded", "p3-best-expanded"))
 
 
 def best_networks_table() -> pd.DataFrame:
-    """Every tuned network of the report: layers, parameters, test accuracy over seeds, and compute.
-
-    The search's minutes are those of the search that chose the hyperparameters (shared by
-    the original- and expanded-data rows of one depth); the training minutes are the final
-    runs on all 60,000 training images, all seeds together. Experiments not stored yet are
-    left out.
-    """
-    from hw7 import tune
-
+    """Every tuned network of the report: hidden layers, parameters, epochs and test accuracy
+    over seeds, as text. Experiments not stored yet are left out."""
     rows = []
-    for depth, data, name, study in BEST_NETWORKS:
+    for depth, data, name in BEST_NETWORKS:
         if not stored(name):
             continue
-        df = runs(name, train_missing=False)
-        last, config = final(df), experiment(name)[0]
+        last, config = final(runs(name)), experiment(name)[0]
         rows.append({"network": depth, "data": data, "hidden layers": ", ".join(map(str, config.sizes[1:-1])),
-                     "parameters": f"{config.n_params / 1e6:.2f} M",
+                     "parameters": f"{config.n_params / 1e6:.2f} M", "epochs": str(config.epochs),
                      "test accuracy": pm(last["eval_acc"].mean(), last["eval_acc"].std()),
-                     "seeds": len(last), "epochs": config.epochs,
-                     "search (min)": float(tune.trials_frame(tune.load(study))["seconds"].sum()) / 60,
-                     "training (min)": compute_seconds(df) / 60})
+                     "seeds": str(len(last))})
     return pd.DataFrame(rows)
 
 
@@ -231,3 +225,19 @@ def variant_table(df: pd.DataFrame, column: str) -> pd.DataFrame:
     last = final(df)
     out = last.groupby(column)[["eval_acc", "eval_loss", "train_acc"]].mean().reset_index()
     return out.rename(columns={"eval_acc": "accuracy", "eval_loss": "loss", "train_acc": "training accuracy"})
+
+
+def variant_text(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`variant_table` as text for display: dropout to two decimals, the rest to four."""
+    out = table.copy()
+    for column in out.columns:
+        out[column] = out[column].map(lambda v, c=column: f"{v:.2f}" if c == "dropout" else fixed(v))
+    return out
+
+
+def validation_curve(study: str) -> pd.Series:
+    """Validation accuracy after each epoch (from 1) of the trial a search chose."""
+    from hw7 import tune
+
+    values = tune.chosen_trial(tune.load(study)).intermediate_values
+    return pd.Series(values).rename(lambda e: e + 1)

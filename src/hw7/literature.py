@@ -1,0 +1,58 @@
+"""Published test accuracies of dense (fully connected) networks on MNIST, with their sources.
+
+The report compares its own tuned networks with these and with the assignment's own
+statements. Each entry's ``key`` is a ``references.bib`` key; the accuracies are the
+papers' test error rates turned into accuracies (``1 − error``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hw7.findings import Problem3, Tuned
+from hw7.formatting import pm
+
+
+@dataclass(frozen=True)
+class Published:
+    key: str  # references.bib
+    network: str
+    training: str
+    accuracy: tuple[float, float]  # lowest and highest reported (equal for a single result)
+
+
+PUBLISHED = (
+    Published("simard2003", "784-800-10", "no distortions", (0.984, 0.984)),
+    Published("simard2003", "784-800-10", "elastic distortions", (0.993, 0.993)),
+    Published("srivastava2014", "2–3 ReLU layers of 1,024–8,192 units",
+              "dropout and max-norm constraint", (0.9894, 0.9905)),
+    Published("goodfellow2013", "2 maxout layers", "dropout and max-norm constraint", (0.9906, 0.9906)),
+    Published("ciresan2010", "784-2500-2000-1500-1000-500-10", "affine and elastic deformations",
+              (0.9965, 0.9965)),
+)
+
+
+def _accuracy(lo: float, hi: float) -> str:
+    """As precise as the paper reports it: ``98.4 %``, ``98.94 – 99.05 %``."""
+    def digits(x: float) -> str:
+        return f"{round(x * 100, 2):g}"
+    return f"{digits(lo)}\u00a0%" if lo == hi else f"{digits(lo)} – {digits(hi)}\u00a0%"
+
+
+def _ours(label: str, net: Tuned) -> dict:
+    c, a = net.config, net.test
+    training = f"dropout {c.dropout:.2g}" + (", affine and elastic distortions" if c.augment != "none" else "")
+    return {"network": f"{'-'.join(map(str, c.sizes))} ({label})", "training": training,
+            "test accuracy": f"{pm(a.mean * 100, a.sd * 100, 2)}\u00a0%", "source": "this report"}
+
+
+def comparison_table(p: Problem3) -> pd.DataFrame:
+    """The report's tuned networks (test accuracy, mean ± sd over seeds) above the published results,
+    as text; the source column holds Pandoc citations (``[@key]``)."""
+    rows = [_ours("Problem 2", p.shallow_tuned), _ours("Problem 2", p.shallow_expanded),
+            _ours("Problem 3", p.tuned), _ours("Problem 3", p.expanded)]
+    rows += [{"network": r.network, "training": r.training, "test accuracy": _accuracy(*r.accuracy),
+              "source": f"[@{r.key}]"} for r in PUBLISHED]
+    return pd.DataFrame(rows)

@@ -1,0 +1,117 @@
+"""One source for every number: the findings objects, the formats, and what reads them."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from IPython.display import Markdown
+
+from hw7 import formatting as F, headline, summaries as S
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "hw7"
+
+
+# --- formatting ----------------------------------------------------------------
+
+def test_powers_of_ten_one_format():
+    nb = F.NBSP
+    assert F.sci(4.04e-5) == f"4.0{nb}×{nb}10⁻⁵"
+    assert F.sci(1e-4) == "10⁻⁴"
+    assert F.sci(9.96e-3) == "10⁻²"  # rounds up to the next power, not "10.0 × 10⁻³"
+    assert F.sci(2.17) == "2.2"  # no "× 10⁰"
+    assert F.sci(-3.1e5) == f"−3.1{nb}×{nb}10⁵"
+    assert F.rate(3e-4) == f"3{nb}×{nb}10⁻⁴" and F.rate(1e-3) == "10⁻³"
+    assert [F.rate(x) for x in (0.01, 0.03, 1.0, 10.0)] == ["0.01", "0.03", "1", "10"]
+    assert F.rate(8.7318e-4, 3) == f"8.73{nb}×{nb}10⁻⁴" and F.rate(0.16412, 3) == "0.164"
+
+
+def test_mean_and_sd_never_wrap_and_ratios_have_no_false_precision():
+    assert F.pm(0.98517, 0.00070) == f"0.9852{F.NBSP}±{F.NBSP}0.0007"
+    assert F.times(24_325.3) == f"2.4{F.NBSP}×{F.NBSP}10⁴"
+    assert F.times(33.33) == "33" and F.times(8.69) == "8.7"
+    assert F.steps(-1) == "never" and F.steps(44767) == "44,767"
+
+
+def test_names_for_the_reader():
+    assert F.name("adam_lr") == "ADAM learning rate"
+    assert F.name("xavier_normal") == "Xavier normal"
+    assert F.name("some_new_param") == "some new param"
+
+
+def test_inline_formats_are_markdown_with_the_same_text():
+    value = F.inline.pm(0.9852, 0.0007)
+    assert isinstance(value, Markdown) and value.data == F.pm(0.9852, 0.0007)
+    assert F.inline.listing(["a", "b", "c"]).data == "a, b and c"
+
+
+def test_number_formatting_lives_in_one_module():
+    """Only hw7.formatting defines the number formats; nothing imports them from Problem 1's plots."""
+    for path in SRC.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if path.name != "formatting.py":
+            assert not re.search(r"^def (sci|pm|num|rate)\(", text, re.M), path.name
+        assert not re.search(r"from hw7\.rosenbrock_plots import .*\b(sci|num|pm)\b", text), path.name
+
+
+# --- findings and their readers ----------------------------------------------------
+
+def test_ties_with_the_best_rate():
+    import pandas as pd
+
+    table = pd.DataFrame({"lr": [1e-4, 3e-4, 1e-3], "mean": [0.954, 0.9642, 0.9638],
+                          "sd": [0.0003, 0.0027, 0.0029], "n": [3, 3, 3]})
+    from hw7.findings import tied_with_best
+
+    assert tied_with_best(table) == (3e-4, 1e-3)
+
+
+@pytest.fixture(scope="module")
+def found(mnist):
+    from hw7.findings import problem1, problem2, problem3
+
+    return problem1(), problem2(), problem3()
+
+
+def test_findings_are_frozen_numbers(found):
+    p1, p2, p3 = found
+    for p in found:
+        assert dataclasses.is_dataclass(p)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            p.__setattr__(dataclasses.fields(p)[0].name, None)
+    # ADAM at η = 10⁻⁴ oscillates: its settled level lies inside its band, its last step is one draw of it
+    adam = p1.b["adam"]
+    assert adam.band[0] < adam.settled < adam.band[1]
+    assert p1.c["momentum"].diverged_at > 0 and p1.b["momentum"].final_error < 1e-10
+    assert 3e-4 in p2.adam_tied and 1e-3 in p2.adam_tied
+    assert p3.shallow_tuned.test == p2.tuned.test  # 3 (b) compares with the best shallow net of 2 (c)
+
+
+def test_headline_reads_the_findings(found, monkeypatch):
+    """The headline's numbers are the findings' numbers: change a finding and the headline follows."""
+    p1, p2, p3 = found
+    rows = {(r["part"], r["question"]): r["answer"] for r in headline.mnist_rows()}
+    assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(p2.tuned.test.mean, p2.tuned.test.sd)
+    ratio = rows[("3 (b)", "deep ReLU net, Kaiming init: gradient ratio, accuracy")]
+    assert f"{p3.ratio_relu.first:.2f}" in ratio and f"{p3.ratio_relu.last:.2f}" in ratio
+    b = headline.problem1_rows()[0]["answer"]
+    assert F.sci(p1.b["adam"].settled) in b and F.sci(p1.b["adam"].final_error) not in b
+
+    fake = dataclasses.replace(p2, tuned=dataclasses.replace(
+        p2.tuned, test=dataclasses.replace(p2.tuned.test, mean=0.5, sd=0.25)))
+    monkeypatch.setattr(headline, "problem2", lambda: fake)
+    rows = {(r["part"], r["question"]): r["answer"] for r in headline.mnist_rows()}
+    assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(0.5, 0.25)
+
+
+# --- the chapters never train -----------------------------------------------------------
+
+def test_missing_runs_raise_a_clear_error_and_train_nothing(tmp_path, monkeypatch):
+    from hw7 import store
+
+    monkeypatch.setattr(store, "RESULTS", tmp_path)  # an empty run store
+    monkeypatch.setattr(S, "train_many", lambda *a, **k: pytest.fail("the report must not train"))
+    with pytest.raises(S.MissingRuns, match=r"3 of the 3 runs of experiment 'p3-sigmoid'.*"
+                                            r"`python -m hw7 run p3-sigmoid`"):
+        S.records("p3-sigmoid")
