@@ -133,6 +133,7 @@ def test_a_resumed_search_does_not_repeat_trials(mnist, tmp_path, monkeypatch):
     assert all(0.0 < t.value <= 1.0 for t in again.trials)
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_a_trial_left_running_without_heartbeats_is_failed(tmp_path):
     journal = tmp_path / "problem3.log"
     journal.write_bytes((tune.RESULTS / "optuna" / "problem3.log").read_bytes())

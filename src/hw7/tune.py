@@ -342,26 +342,32 @@ def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
     return [c.replace(seed=k, data_seed=k) for k in seeds]
 
 
-def copy(name: str, source, target: str) -> Path | str:
-    """Copy study ``name`` from storage ``source`` to ``target``: a database URL, or a journal
-    file that must not exist yet (written whole, then renamed into place)."""
+def copy_target(name: str, target: str) -> optuna.storages.BaseStorage | Path:
+    """Where ``copy`` writes study ``name``: a database that does not hold it yet, or a journal
+    file that does not exist yet; checked before a search, so that it cannot fail after one."""
     if "://" in target:
-        try:
-            optuna.copy_study(from_study_name=name, from_storage=source, to_storage=storage_for(name, target))
-        except optuna.exceptions.DuplicatedStudyError:
-            raise ValueError(f"{target.split('@')[-1]} already holds study {name!r}; "
-                             "copy into another database") from None
-        return target.split("@")[-1]
-    path = Path(target)
-    if path.exists():
-        raise ValueError(f"{path} exists; move it away first (the copy never merges into a journal)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        storage = storage_for(name, target)
+        if name in optuna.get_all_study_names(storage):
+            raise ValueError(f"{target.split('@')[-1]} already holds study {name!r}; copy into another database")
+        return storage
+    if Path(target).exists():
+        raise ValueError(f"{target} exists; move it away first (the copy never merges into a journal)")
+    return Path(target)
+
+
+def copy(name: str, source: optuna.storages.BaseStorage, target: str) -> None:
+    """Copy study ``name`` from ``source`` to ``target`` (see ``copy_target``); a journal file
+    is written whole under a temporary name, then renamed into place."""
+    to = copy_target(name, target)
+    if not isinstance(to, Path):
+        optuna.copy_study(from_study_name=name, from_storage=source, to_storage=to)
+        return
+    tmp = to.with_name(f".{to.name}.{os.getpid()}.tmp")
     try:
         optuna.copy_study(from_study_name=name, from_storage=source, to_storage=storage_for(name, str(tmp)))
-        os.replace(tmp, path)
+        os.replace(tmp, to)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 def summary(s: optuna.Study) -> str:
@@ -403,8 +409,8 @@ def main(args: argparse.Namespace) -> None:
     if args.workers < 1 or args.trials < 0:
         raise ValueError("--workers must be at least 1 and --trials at least 0")
     storage = storage_for(args.study, args.storage)
-    if args.copy_to and "://" not in args.copy_to and Path(args.copy_to).exists():
-        raise ValueError(f"{args.copy_to} exists; move it away first (the copy never merges into a journal)")
+    if args.copy_to:
+        copy_target(args.study, args.copy_to)
     if args.workers > 1:
         study(args.study, storage)  # created (and its starting points queued) once, before the workers
         run_workers(args)
@@ -415,7 +421,8 @@ def main(args: argparse.Namespace) -> None:
         s = search(args.study, args.trials, storage, args.timeout, seed=args.seed)
     print(summary(s))
     if args.copy_to:
-        print(f"copied {args.study} ({len(s.trials)} trials) to {copy(args.study, storage, args.copy_to)}")
+        copy(args.study, storage, args.copy_to)
+        print(f"copied {args.study} ({len(s.trials)} trials) to {args.copy_to.split('@')[-1]}")
 
 
 def trials_frame(s: optuna.Study) -> "pd.DataFrame":
