@@ -56,47 +56,45 @@ def worker(url: str, *args: str, epochs: int = 2) -> subprocess.Popen:
                             cwd=tune.RESULTS.parent, env={**os.environ, "HW7_TINY_EPOCHS": str(epochs)})
 
 
-def trials_of(url: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name="tiny", storage=storage(url)).trials
+def trials_of(store: optuna.storages.BaseStorage) -> list[optuna.trial.FrozenTrial]:
+    if "tiny" not in optuna.get_all_study_names(store):
+        return []
+    return optuna.load_study(study_name="tiny", storage=store).trials
 
 
-def wait_for_trial(url: str, pid: int, timeout: float = 120) -> optuna.trial.FrozenTrial:
+def wait_for_trial(store: optuna.storages.BaseStorage, pid: int, timeout: float = 120) -> optuna.trial.FrozenTrial:
     """The running trial of worker ``pid``, once it has one."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        for t in trials_of(url) if tune_study_exists(url) else []:
+        for t in trials_of(store):
             if t.state == TrialState.RUNNING and t.user_attrs.get("worker", "").endswith(f":{pid}"):
                 return t
         time.sleep(0.2)
     raise TimeoutError(f"worker {pid} started no trial in {timeout} s")
 
 
-def tune_study_exists(url: str) -> bool:
-    return "tiny" in optuna.get_all_study_names(storage(url))
-
-
 def test_two_worker_processes_share_one_study(mnist, shared):
     start = time.monotonic()
     assert worker(shared, "--trials", "6", "--workers", "2").wait(timeout=300) == 0
     seconds = time.monotonic() - start
-    trials = trials_of(shared)
+    trials = trials_of(storage(shared))
     assert [t.number for t in trials] == list(range(6))  # every trial recorded once, none lost
     assert all(t.state in FINISHED for t in trials), [t.state for t in trials]
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # two processes ...
     assert len({t.user_attrs["sampler_seed"] for t in trials}) == 2  # ... each with its own seed ...
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 6  # ... so no parameter set twice
-    print(f"two workers, 6 trials on {shared.split(':')[0]}: {seconds:.1f} s")
+    print(f"two workers, 6 trials on {'postgresql' if '://' in shared else 'a journal'}: {seconds:.1f} s")
 
 
 def test_a_killed_worker_s_trial_is_failed_by_the_heartbeat_check(mnist, pg_url, monkeypatch):
     monkeypatch.setitem(tune.SPACES, "tiny", tiny_space)
-    shared = pg_url
+    shared, store = pg_url, storage(pg_url)
     slow = worker(shared, "--trials", "1", epochs=1000)  # one long trial
     survivor = None
     try:
-        victim = wait_for_trial(shared, slow.pid)
+        victim = wait_for_trial(store, slow.pid)
         survivor = worker(shared, "--timeout", str(5 * GRACE))  # short trials, for 20 s
-        wait_for_trial(shared, survivor.pid)
+        wait_for_trial(store, survivor.pid)
         os.kill(slow.pid, signal.SIGKILL)
         killed_at = time.time()
         slow.wait()
@@ -105,7 +103,7 @@ def test_a_killed_worker_s_trial_is_failed_by_the_heartbeat_check(mnist, pg_url,
         slow.kill()
         if survivor:
             survivor.kill()
-    trials = trials_of(shared)
+    trials = trials_of(store)
     dead = trials[victim.number]
     assert dead.state == TrialState.FAIL  # ... and failed the dead worker's trial, after the grace period
     import psycopg
