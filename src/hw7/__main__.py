@@ -207,12 +207,18 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("tune", help="run or extend an Optuna search (validation split only)")
-    p.add_argument("study", help="problem2")
-    p.add_argument("--trials", type=int, default=20, help="trials to add")
+    p.add_argument("study", help="problem2 or problem3")
+    p.add_argument("--trials", type=int, default=20, help="trials to add (0: print the study's progress)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes on this machine, sharing the trials (default 1)")
     p.add_argument("--storage", default=None,
-                   help="Optuna storage URL (e.g. postgresql://...) or journal file; "
+                   help="Optuna storage: a database URL (postgresql://user:pass@host/db) or a journal file; "
                         "default results/optuna/<study>.log")
+    p.add_argument("--copy-to", default=None, metavar="STORAGE",
+                   help="afterwards copy the study there: a new journal file (e.g. results/optuna/problem2.log) "
+                        "or a database URL")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: a fresh one, recorded per trial)")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=cmd_tune)
 

@@ -2,9 +2,13 @@
 
 Each study lives in an Optuna storage: by default a ``JournalStorage`` text file
 under ``results/optuna/`` (committed, so the chapters read the search instead of
-re-running it, and a killed search resumes where it stopped). Any Optuna storage
-URL works too: several machines share one search through an RDB storage, e.g.
-``--storage postgresql://user:pass@host/db`` (Optuna's own distributed mode).
+re-running it, and a killed search resumes where it stopped). Several processes
+may search one study at once: on one machine they share the journal file; on
+several machines they share a database, ``--storage postgresql://user:pass@host/db``
+(Optuna's own distributed mode). Either way each process samples with its own seed
+(recorded in every trial), TPE's constant liar keeps concurrent workers apart, and a
+running trial sends heartbeats, so that a worker that died is noticed and its trial
+marked failed by the others after a grace period.
 
 Trials train on the 50,000 fit images and report the validation accuracy after
 every epoch; the median pruner stops trials that fall behind. The test set is
@@ -16,6 +20,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -25,6 +35,8 @@ from tqdm import TqdmWarning
 with warnings.catch_warnings():  # optuna imports tqdm.auto, which warns inside a notebook without ipywidgets
     warnings.simplefilter("ignore", TqdmWarning)
     import optuna
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import TrialState
 
 from hw7.config import RunConfig
 from hw7.data import load_mnist
@@ -33,6 +45,8 @@ from hw7.sweep import fit, split_for
 
 SEEDS = (0, 1, 2)
 N_VAL = 10_000  # size of the validation split the trials are scored on
+HEARTBEAT = 60  # seconds between the heartbeats of a running trial
+GRACE = 180  # a running trial silent this long has lost its worker: it is marked failed
 
 
 def suggest_optimizer(trial: optuna.Trial, sgd_lr: tuple[float, float], adam_lr: tuple[float, float]) -> dict:
@@ -104,25 +118,114 @@ KNOWN_GOOD = {
 }
 
 
-def storage_for(study: str, url: str | None = None, root: Path | None = None):
-    """An Optuna storage: the given database URL, else the study's journal file in ``results/optuna/``.
+def check_study(name: str) -> None:
+    """Refuse a study that is not one of ``SPACES`` (its name becomes a file name under results/)."""
+    if name not in SPACES:
+        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(SPACES))}")
 
-    A database storage sends heartbeats, so a trial whose worker died is marked
-    failed by the other workers; a journal file is for one machine (see ``search``).
+
+class HeartbeatJournal(JournalStorage, optuna.storages._heartbeat.BaseHeartbeat):
+    """A journal file whose running trials send heartbeats, as an RDB storage's do.
+
+    Optuna implements heartbeats only for ``RDBStorage``; its optimize loop sends and
+    checks them for any storage that is a ``BaseHeartbeat``, which this class makes a
+    journal: a heartbeat is the time, written as a system attribute of the trial. A
+    running trial without one (its worker died before the first, or predates them)
+    counts from its start. Wall clocks are compared, so the processes sharing a journal
+    should be on one machine (or on machines whose clocks agree well within ``grace``).
     """
+
+    def __init__(self, path: Path, heartbeat: int, grace: int) -> None:
+        super().__init__(JournalFileBackend(str(path)))
+        self.heartbeat, self.grace = heartbeat, grace
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            self.set_trial_system_attr(trial_id, "heartbeat", time.time())
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker took this trial for dead and failed it
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        return [t._trial_id for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+                if now - t.system_attrs.get("heartbeat", t.datetime_start.timestamp()) > self.grace]
+
+    def get_heartbeat_interval(self) -> int:
+        return self.heartbeat
+
+    def get_heartbeat_stale_trial_callback(self) -> None:
+        return None
+
+
+def database(url: str, heartbeat: int, grace: int) -> optuna.storages.RDBStorage:
+    """An RDB storage at ``url``; any fault is a one-line ``ValueError`` that names the host
+    (never the password). ``postgresql://`` means the psycopg driver this project installs."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    try:
+        u = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise ValueError(f"--storage {url.split('://')[0]}://…: not a database URL; use "
+                         "postgresql://user:password@host/database or a journal file path") from None
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    shown = u.render_as_string(hide_password=True)
+    try:
+        u.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise ValueError(f"--storage {shown}: unknown database kind {u.get_backend_name()!r}; use "
+                         "postgresql://user:password@host/database or a journal file path") from None
+    kwargs = {"connect_args": {"connect_timeout": 10}} if u.get_backend_name() == "postgresql" else {}
+    try:
+        for attempt in range(3):
+            try:
+                with warnings.catch_warnings():  # heartbeat_interval is "experimental" (since Optuna 2.9)
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(u.render_as_string(hide_password=False), engine_kwargs=kwargs,
+                                                      heartbeat_interval=heartbeat, grace_period=grace)
+            except sqlalchemy.exc.IntegrityError:
+                # Workers starting at once on an empty database race to create Optuna's tables:
+                # the losers fail on a duplicate, then find the tables there.
+                if attempt == 2:
+                    raise
+                time.sleep(1 + attempt)
+    except ImportError as exc:
+        missing = getattr(exc.__cause__, "name", None) or exc.name  # Optuna re-raises SQLAlchemy's
+        fix = ("pip install -r requirements.txt" if u.get_backend_name() == "postgresql" else
+               "pip install it, or use postgresql:// (this project installs its driver, psycopg)")
+        raise ValueError(f"--storage {shown}: its driver ({missing}) is not installed; fix: {fix}") from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if u.password:
+            reason = reason.replace(u.password, "***")
+        where = f"{u.host or 'localhost'}{f':{u.port}' if u.port else ''}"  # what the fix is about
+        raise ValueError(f"cannot open the database {u.database!r} on {where} ({reason}); fix: start PostgreSQL "
+                         f"there, create the user and database (README, 'Several machines, one search'), "
+                         f"or correct the URL") from None
+
+
+def storage_for(study: str, url: str | None = None, root: Path | None = None,
+                heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage: the given database URL or journal file, else the study's journal in
+    ``results/optuna/``. Both send heartbeats (see ``HeartbeatJournal``); default ``HEARTBEAT``, ``GRACE``."""
+    check_study(study)
+    heartbeat, grace = heartbeat or HEARTBEAT, grace or GRACE
     if url and "://" in url:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        return database(url, heartbeat, grace)
     path = Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-    return JournalStorage(JournalFileBackend(str(path)))
+    return HeartbeatJournal(path, heartbeat, grace)
 
 
-def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = None):
-    """Train the trial's config on the fit split, report validation accuracy per epoch, prune."""
+def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = None, attrs: dict | None = None):
+    """Train the trial's config on the fit split, report validation accuracy per epoch, prune.
+    ``attrs`` are recorded in every trial (which worker ran it, with which sampler seed)."""
     mnist = load_mnist()
 
     def run(trial: optuna.Trial) -> float:
+        for key, value in (attrs or {}).items():
+            trial.set_user_attr(key, value)
         config = space(trial)
         trial.set_user_attr("config", config.to_json())
         train_x, train_y, val_x, val_y = split_for(config, mnist)
@@ -148,31 +251,51 @@ def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = N
     return run
 
 
-def study(name: str, storage=None, seed: int = 0) -> optuna.Study:
-    """Create or load a study (TPE sampler, median pruner), maximizing validation accuracy."""
+def study(name: str, storage=None, seed: int | None = None) -> optuna.Study:
+    """Create or load a study (TPE sampler with constant liar, median pruner), maximizing
+    validation accuracy. The process that creates it queues the ``KNOWN_GOOD`` starting points."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "using an existing study" on stderr
-    return optuna.create_study(
-        study_name=name, storage=storage or storage_for(name), direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10),
+    storage = storage or storage_for(name)
+    kw = dict(study_name=name, storage=storage, sampler=optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=10, constant_liar=True),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    try:  # loading first: a failed create would still append to a journal
+        return optuna.load_study(**kw)
+    except KeyError:
+        pass
+    try:
+        s = optuna.create_study(direction="maximize", **kw)
+    except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
+        return optuna.load_study(**kw)
+    for params in KNOWN_GOOD.get(name, []):
+        s.enqueue_trial(params)
+    return s
+
+
+def sampler_seed(seed: int | None, storage, name: str) -> int:
+    """A fresh random seed, or the given one mixed with the number of trials the study holds,
+    so that a resumed search does not repeat the random start of the one before."""
+    if seed is None:
+        return secrets.randbits(31)
+    import numpy as np
+    try:
+        done = len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
+    except KeyError:
+        done = 0
+    return int(np.random.SeedSequence((seed, done)).generate_state(1)[0] >> 1)
 
 
 def search(name: str, trials: int, storage=None, timeout: float | None = None,
-           subset: int | None = None) -> optuna.Study:
-    """Run ``trials`` more trials of study ``name`` (adds to what the storage holds)."""
-    if name not in SPACES:
-        raise ValueError(f"unknown study {name!r}; allowed: {sorted(SPACES)}")
+           subset: int | None = None, seed: int | None = None) -> optuna.Study:
+    """Run ``trials`` more trials of study ``name`` (adds to what the storage holds; other
+    processes may be searching it at the same time). A trial whose worker died (no heartbeat
+    for ``GRACE`` seconds) is marked failed by Optuna when a worker starts its next trial."""
+    check_study(name)
     storage = storage or storage_for(name)
-    s = study(name, storage)
-    if not s.trials:
-        for params in KNOWN_GOOD.get(name, []):
-            s.enqueue_trial(params)
-    if not isinstance(storage, optuna.storages.RDBStorage):
-        # A journal file is searched by one process at a time: a trial still marked
-        # running was left by a search that was killed. Mark it failed; it is not resumed.
-        for t in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-    s.optimize(objective(SPACES[name], subset), n_trials=trials, timeout=timeout, gc_after_trial=True)
+    seed = sampler_seed(seed, storage, name)
+    s = study(name, storage, seed)
+    worker = {"worker": f"{socket.gethostname()}:{os.getpid()}", "sampler_seed": seed}
+    s.optimize(objective(SPACES[name], subset, worker), n_trials=trials, timeout=timeout, gc_after_trial=True)
     return s
 
 
@@ -219,15 +342,87 @@ def final_configs(s: optuna.Study, seeds=SEEDS) -> list[RunConfig]:
     return [c.replace(seed=k, data_seed=k) for k in seeds]
 
 
+def copy_target(name: str, target: str) -> optuna.storages.BaseStorage | Path:
+    """Where ``copy`` writes study ``name``: a database that does not hold it yet, or a journal
+    file that does not exist yet; checked before a search, so that it cannot fail after one."""
+    if "://" in target:
+        storage = storage_for(name, target)
+        if name in optuna.get_all_study_names(storage):
+            raise ValueError(f"{target.split('@')[-1]} already holds study {name!r}; copy into another database")
+        return storage
+    if Path(target).exists():
+        raise ValueError(f"{target} exists; move it away first (the copy never merges into a journal)")
+    return Path(target)
+
+
+def copy(name: str, source: optuna.storages.BaseStorage, target: str) -> None:
+    """Copy study ``name`` from ``source`` to ``target`` (see ``copy_target``); a journal file
+    is written whole under a temporary name, then renamed into place."""
+    to = copy_target(name, target)
+    if not isinstance(to, Path):
+        optuna.copy_study(from_study_name=name, from_storage=source, to_storage=to)
+        return
+    tmp = to.with_name(f".{to.name}.{os.getpid()}.tmp")
+    try:
+        optuna.copy_study(from_study_name=name, from_storage=source, to_storage=storage_for(name, str(tmp)))
+        os.replace(tmp, to)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def summary(s: optuna.Study) -> str:
+    """One line: trials by state, and the best validation accuracy so far."""
+    counts = {state.name.lower(): n for state in TrialState
+              if (n := sum(t.state == state for t in s.get_trials(deepcopy=False)))}
+    line = f"{s.study_name}: {len(s.trials)} trials ({', '.join(f'{n} {k}' for k, n in counts.items()) or 'none'})"
+    if counts.get("complete"):
+        line += f"; best validation accuracy {s.best_value:.4f} (trial {s.best_trial.number})"
+    return line
+
+
+def worker_commands(args: argparse.Namespace, module: str = "hw7") -> list[list[str]]:
+    """``args.workers`` commands ``python -m <module> tune …``, one worker each, sharing ``args.trials``."""
+    commands = []
+    for i in range(args.workers):
+        cmd = [sys.executable, "-m", module, "tune", args.study, "--threads", str(args.threads),
+               "--trials", str(args.trials // args.workers + (i < args.trials % args.workers))]
+        cmd += ["--storage", args.storage] if args.storage else []
+        cmd += ["--timeout", str(args.timeout)] if args.timeout else []
+        cmd += ["--seed", str(args.seed + i)] if args.seed is not None else []
+        commands.append(cmd)
+    return commands
+
+
+def run_workers(args: argparse.Namespace) -> None:
+    """Run the workers of ``worker_commands`` side by side and wait for all of them. They run
+    the command line this process was started with (``python -m hw7``, or the ``hw7`` script)."""
+    spec = sys.modules["__main__"].__spec__
+    module = spec.name.removesuffix(".__main__") if spec else "hw7"
+    procs = [subprocess.Popen(cmd) for cmd in worker_commands(args, module)]
+    failed = sum(p.wait() != 0 for p in procs)
+    if failed:
+        raise SystemExit(f"{failed} of {args.workers} workers failed")
+
+
 def main(args: argparse.Namespace) -> None:
-    import torch
-    torch.set_num_threads(args.threads)
-    s = search(args.study, args.trials, storage_for(args.study, args.storage), args.timeout)
-    done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    print(f"{args.study}: {len(s.trials)} trials ({len(done)} complete); "
-          f"best validation accuracy {s.best_value:.4f} with {s.best_params}")
-    if not math.isfinite(s.best_value):
-        raise SystemExit("no trial completed")
+    check_study(args.study)  # before any file is created
+    if args.workers < 1 or args.trials < 0:
+        raise ValueError("--workers must be at least 1 and --trials at least 0")
+    storage = storage_for(args.study, args.storage)
+    if args.copy_to:
+        copy_target(args.study, args.copy_to)
+    if args.workers > 1:
+        study(args.study, storage)  # created (and its starting points queued) once, before the workers
+        run_workers(args)
+        s = study(args.study, storage)
+    else:
+        import torch
+        torch.set_num_threads(args.threads)
+        s = search(args.study, args.trials, storage, args.timeout, seed=args.seed)
+    print(summary(s))
+    if args.copy_to:
+        copy(args.study, storage, args.copy_to)
+        print(f"copied {args.study} ({len(s.trials)} trials) to {args.copy_to.split('@')[-1]}")
 
 
 def trials_frame(s: optuna.Study) -> "pd.DataFrame":
