@@ -12,7 +12,9 @@ torch's own update equations (the tests check both against ``torch.optim``).
 
 All parameters live in one flat buffer, layer by layer (``W_0`` of all K configs,
 then ``b_0`` of all K, ...), so each layer's stacked weight is a contiguous view
-and one optimizer update covers every parameter of every config.
+and one optimizer update covers every parameter of every config. On the CPU that
+update is one fused pass (`hw7.fused`), with the torch ops below as the fallback
+that it reproduces bit for bit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 
 import torch
 
+from hw7 import fused
 from hw7.config import RunConfig
 from hw7.nets import Network
 
@@ -51,6 +54,11 @@ class StackedMLP:
                 self.W[l][k] = layer.weight.detach().to(device)
                 self.b[l][k] = layer.bias.detach().to(device)
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+        # the flat buffer as segments of one config each (layer by layer, W then b, config by config):
+        # the fused optimizer step reads per-config hyperparameters per segment
+        lengths = torch.tensor(self.block_sizes).repeat_interleave(K)
+        self.seg_start = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+        self.seg_config = torch.arange(K, dtype=torch.int32).repeat(len(self.block_sizes))
 
     def per_config(self, values: list[float]) -> float | torch.Tensor:
         """A plain float when every config has the same value (cheaper updates, bitwise the
@@ -149,47 +157,99 @@ def axpy_(y: torch.Tensor, x: torch.Tensor, a: float | torch.Tensor) -> torch.Te
     return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
 
 
-class StackedSGD:
-    """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters."""
+class _Fused:
+    """What both optimizers share: the kernel (None: the torch ops) and the learning-rate argument."""
+
+    def __init__(self, model: StackedMLP):
+        self.model = model
+        self.kernel = fused.kernels() if model.theta.device.type == "cpu" else None
+
+    def lr_argument(self, neg_lr: torch.Tensor) -> tuple[int, int]:
+        """(address, per element?) of ``neg_lr``: one value per config [K] or per element of the buffer."""
+        per_element = neg_lr.numel() == self.model.theta.numel()
+        if not (per_element or neg_lr.numel() == self.model.K) or neg_lr.dtype != torch.float32 \
+                or not neg_lr.is_contiguous() or neg_lr.device.type != "cpu":
+            raise ValueError(f"neg_lr must be a contiguous float32 CPU tensor of {self.model.K} values "
+                             f"or one per parameter, got {neg_lr.dtype} {tuple(neg_lr.shape)}")
+        return neg_lr.data_ptr(), int(per_element)
+
+    def per_element_lr(self, neg_lr: torch.Tensor) -> torch.Tensor:
+        return neg_lr if neg_lr.numel() == self.model.theta.numel() else self.model.expand(neg_lr)
+
+    def segments(self) -> tuple[int, int, int]:
+        m = self.model
+        return m.seg_start.data_ptr(), m.seg_config.data_ptr(), m.seg_config.numel()
+
+
+class StackedSGD(_Fused):
+    """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters.
+
+    ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
+    """
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
-        self.model, self.nesterov = model, configs[0].nesterov
+        super().__init__(model)
+        self.nesterov = configs[0].nesterov
         self.momentum = model.per_config([c.momentum for c in configs])
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
+        self.hyper = torch.tensor([[c.momentum for c in configs], [c.weight_decay for c in configs]])
         self.buf = torch.zeros_like(model.theta)
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g = self.model.theta, self.model.grad
+        if self.kernel is not None:
+            lr, per_element = self.lr_argument(neg_lr)
+            self.kernel.hw7_sgd(p.data_ptr(), g.data_ptr(), self.buf.data_ptr(), *self.segments(), lr, per_element,
+                                self.hyper[0].data_ptr(), self.hyper[1].data_ptr(), int(self.nesterov))
+            return
         axpy_(g, p, self.weight_decay)
         self.buf.mul_(self.momentum).add_(g)  # torch starts the buffer at g: the same as 0 * m + g
         if self.nesterov:
             axpy_(g, self.buf, self.momentum)
         else:
             g.copy_(self.buf)
-        p.addcmul_(g, neg_lr)
+        p.addcmul_(g, self.per_element_lr(neg_lr))
 
 
-class StackedAdam:
-    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config."""
+class StackedAdam(_Fused):
+    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config.
+
+    ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
+    """
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
-        self.model, self.t, self.eps = model, 0, 1e-8
+        super().__init__(model)
+        self.t, self.eps = 0, 1e-8
         self.betas = [c.betas for c in configs]
         self.shared_betas = len(set(self.betas)) == 1  # then the bias corrections are plain scalars
         self.one_minus_beta1 = model.per_config([1 - b1 for b1, _ in self.betas])
         self.one_minus_beta2 = model.per_config([1 - b2 for _, b2 in self.betas])
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
+        self.hyper = torch.tensor([[c.weight_decay for c in configs], [1 - b1 for b1, _ in self.betas],
+                                   [1 - b2 for _, b2 in self.betas]])
         self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
         self.scratch = torch.empty_like(model.theta)
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g, s = self.model.theta, self.model.grad, self.scratch
         self.t += 1
+        bc1 = [1 - b1 ** self.t for b1, _ in self.betas]
+        bc2_sqrt = [math.sqrt(1 - b2 ** self.t) for _, b2 in self.betas]
+        if self.kernel is not None:
+            lr, per_element = self.lr_argument(neg_lr)
+            # shared betas: p -= lr * ((1 / bc1) * (m / denom)); else p -= lr * (m / (denom * bc1))
+            corr = torch.tensor([bc2_sqrt, [1 / b for b in bc1] if self.shared_betas else bc1])
+            h, segments = self.hyper, self.segments()
+            self.kernel.hw7_adam_moments(p.data_ptr(), g.data_ptr(), self.m.data_ptr(), self.v.data_ptr(), *segments,
+                                         h[0].data_ptr(), h[1].data_ptr(), h[2].data_ptr())
+            torch.sqrt(self.v, out=s)
+            self.kernel.hw7_adam_update(p.data_ptr(), self.m.data_ptr(), s.data_ptr(), *segments, lr, per_element,
+                                        corr[0].data_ptr(), corr[1].data_ptr(), self.eps, int(self.shared_betas))
+            return
+        neg_lr = self.per_element_lr(neg_lr)
         axpy_(g, p, self.weight_decay)
         self.m.lerp_(g, self.one_minus_beta1)
         self.v.lerp_(torch.mul(g, g, out=s), self.one_minus_beta2)
-        bc1 = [1 - b1 ** self.t for b1, _ in self.betas]
-        bc2_sqrt = [math.sqrt(1 - b2 ** self.t) for _, b2 in self.betas]
         if self.shared_betas:
             torch.sqrt(self.v, out=s).div_(bc2_sqrt[0]).add_(self.eps)
             p.addcmul_(torch.div(self.m, s, out=s), neg_lr, value=1 / bc1[0])
