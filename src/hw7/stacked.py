@@ -157,12 +157,13 @@ def axpy_(y: torch.Tensor, x: torch.Tensor, a: float | torch.Tensor) -> torch.Te
     return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
 
 
-class _Fused:
-    """What both optimizers share: the kernel (None: the torch ops) and the learning-rate argument."""
+class _StackedOptimizer:
+    """What both optimizers share: the fused kernel (None: the torch ops) and the learning-rate argument."""
 
     def __init__(self, model: StackedMLP):
         self.model = model
         self.kernel = fused.kernels() if model.theta.device.type == "cpu" else None
+        self._expanded: tuple[torch.Tensor, int, torch.Tensor] | None = None  # the fallback's per-element rates
 
     def lr_argument(self, neg_lr: torch.Tensor) -> tuple[int, int]:
         """(address, per element?) of ``neg_lr``: one value per config [K] or per element of the buffer."""
@@ -174,14 +175,20 @@ class _Fused:
         return neg_lr.data_ptr(), int(per_element)
 
     def per_element_lr(self, neg_lr: torch.Tensor) -> torch.Tensor:
-        return neg_lr if neg_lr.numel() == self.model.theta.numel() else self.model.expand(neg_lr)
+        """``neg_lr`` per element (expanded once per tensor, not once per step)."""
+        if neg_lr.numel() == self.model.theta.numel():
+            return neg_lr
+        cached = self._expanded  # holds neg_lr itself, so its identity cannot pass to a new tensor
+        if cached is None or cached[0] is not neg_lr or cached[1] != neg_lr._version:
+            self._expanded = cached = neg_lr, neg_lr._version, self.model.expand(neg_lr)
+        return cached[2]
 
     def segments(self) -> tuple[int, int, int]:
         m = self.model
         return m.seg_start.data_ptr(), m.seg_config.data_ptr(), m.seg_config.numel()
 
 
-class StackedSGD(_Fused):
+class StackedSGD(_StackedOptimizer):
     """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters.
 
     ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
@@ -211,7 +218,7 @@ class StackedSGD(_Fused):
         p.addcmul_(g, self.per_element_lr(neg_lr))
 
 
-class StackedAdam(_Fused):
+class StackedAdam(_StackedOptimizer):
     """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config.
 
     ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
