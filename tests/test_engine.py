@@ -260,3 +260,18 @@ def test_optimizer_rejects_bad_learning_rates():
         pytest.skip("no C compiler: the fused kernel is not built here")
     with pytest.raises(ValueError, match="neg_lr must be .* 2 values or one per parameter"):
         opt.step(torch.tensor([-0.1, -0.2, -0.3]))
+
+
+def test_bench_paths_run(mnist, monkeypatch):
+    """Every path of ``make bench`` trains (a smoke test: two steps each, nothing timed or compared)."""
+    from hw7 import bench
+
+    monkeypatch.setattr(bench, "STEPS", 2)
+    monkeypatch.setattr(bench, "REPEATS", 1)
+    monkeypatch.setattr(bench, "WARMUP", 1)
+    threads = torch.get_num_threads()
+    try:
+        seconds = bench.measure(1, mnist.train_x[:100], mnist.train_y[:100])
+    finally:
+        torch.set_num_threads(threads)
+    assert len(seconds) == len(bench.PATHS) and all(s > 0 for s in seconds)

@@ -185,7 +185,9 @@ def training() -> None:
     print(f"784-30-10 sigmoid unless noted, batch 10, SGD Nesterov 0.8, weight decay 1e-5; "
           f"medians of {REPEATS} interleaved repetitions of {STEPS} steps")
     results = {t: measure(t, x, y) for t in sorted({1, default})}
-    print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end\n")
+    busy = max(load, os.getloadavg()[0]) > 0.5 * (os.cpu_count() or 1)
+    print(f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+          + (": other work was running, so the timings are inflated and the ratios uncertain" if busy else "") + "\n")
     head = "".join(f" | {f'{t} thread' + ('s' if t > 1 else ''):>26s}" for t in results)
     print(f"{'path':55s} {'K':>3s}{head}")
     print(f"{'':55s} {'':>3s}" + " | ms/step/config   speed-up" * len(results))
