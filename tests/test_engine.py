@@ -254,6 +254,20 @@ def test_fused_step_falls_back_without_compiler(small, tmp_path, monkeypatch):
         assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
 
 
+def test_fused_kernel_that_rounds_otherwise_is_not_used(tmp_path, monkeypatch):
+    """A kernel built to contract a * b + c everywhere fails the per-process check: torch ops instead."""
+    from hw7 import fused, stacked
+
+    if fused.kernels() is None:
+        pytest.skip("no C compiler: the fused kernel is not built here")
+    contracting = [f.replace("-ffp-contract=off", "-ffp-contract=fast") for f in fused._flags()]
+    monkeypatch.setattr(fused, "_flags", lambda: contracting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert fused.kernels() is not None
+    with pytest.warns(fused.FallbackWarning, match="rounds differently"):
+        assert stacked.fused_kernel() is None
+
+
 def test_optimizer_rejects_bad_learning_rates():
     model, opt = _optimizer_pair([RunConfig(lr=0.1), RunConfig(lr=0.2)], True)
     if opt.kernel is None:

@@ -13,7 +13,12 @@ fused multiply-add (it lowers ``fma`` only for GPUs) and its one switch,
 them. The stored runs must stay bit for bit what the unfused engine computed, so
 the kernel below writes every rounding explicitly (``fmaf`` where ATen fuses,
 separate operations where it does not) and is compiled with
-``-ffp-contract=off``; the tests check it bit for bit against the torch ops.
+``-ffp-contract=off``. ATen's ``sqrt`` is MKL's vector square root, which is not
+always the correctly rounded one, so Adam's update is two passes around a
+``torch.sqrt``. Those roundings are ATen's on x86 with AVX2 or AVX-512; so that
+no other platform silently gets other numbers, `hw7.stacked.fused_kernel` uses
+the kernel only after it reproduced the torch ops bit for bit in the running
+process, and the tests check it bit for bit too.
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``)
 into a per-user cache the first time it is needed (well under a second) and
