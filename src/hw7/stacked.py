@@ -57,6 +57,12 @@ class StackedMLP:
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
         # the flat buffer as segments of one config each (layer by layer, W then b, config by config):
         # the fused optimizer step reads per-config hyperparameters per segment
+        # views the training step uses every step, made once (same strides: the same kernels run)
+        self.W0_t = self.W[0].view(K * c0.sizes[1], -1).t()  # [784, K*H0]
+        self.gW0 = self.gW[0].view(K * c0.sizes[1], -1)
+        self.W_t = [w.transpose(1, 2) for w in self.W]
+        self.b_row = [b.unsqueeze(1) for b in self.b]
+        self.gW_flat = [g.view(K, -1) for g in self.gW]
         lengths = torch.tensor(self.block_sizes).repeat_interleave(K)
         self.seg_start = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
         self.seg_config = torch.arange(K, dtype=torch.int32).repeat(len(self.block_sizes))
@@ -102,7 +108,7 @@ class StackedMLP:
     def forward(self, x: torch.Tensor, train: bool = False) -> tuple[torch.Tensor, list]:
         """Logits [K, B, 10] for a shared batch x [B, 784]; also what backward needs."""
         K, B, L = self.K, x.shape[0], len(self.W)
-        z = torch.addmm(self.b[0].reshape(-1), x, self.W[0].reshape(K * self.sizes[1], -1).t())
+        z = torch.addmm(self.b[0].view(-1), x, self.W0_t)
         z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
         saved = []  # per hidden layer: (activation output, dropout mask or None)
         for l in range(1, L + 1):
@@ -112,7 +118,7 @@ class StackedMLP:
             mask = self._dropout_mask(h.shape[1:]) if train and self.dropout else None
             saved.append((h, mask))
             h_in = h * mask if mask is not None else h
-            z = torch.baddbmm(self.b[l].unsqueeze(1), h_in, self.W[l].transpose(1, 2))
+            z = torch.baddbmm(self.b_row[l], h_in, self.W_t[l])
         return z, saved
 
     def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
@@ -132,13 +138,13 @@ class StackedMLP:
                 dh.mul_(mask)
             dz = dh.mul_(self._act_grad(h))
         dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
-        torch.mm(dz0.t(), x, out=self.gW[0].view(-1, x.shape[1]))
+        torch.mm(dz0.t(), x, out=self.gW0)
         torch.sum(dz0, 0, out=self.gb[0].view(-1))
         return loss
 
     def weight_grad_norms(self) -> torch.Tensor:
         """[L, K]: norm of each layer's weight gradient, per config."""
-        return torch.stack([g.reshape(self.K, -1).norm(dim=1) for g in self.gW])
+        return torch.stack([g.norm(dim=1) for g in self.gW_flat])
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
