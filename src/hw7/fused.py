@@ -149,6 +149,7 @@ def _compile(path: Path) -> None:
 
 
 def cache_dir() -> Path:
+    """Where compiled kernels are kept: ``$XDG_CACHE_HOME/hw7``, else ``~/.cache/hw7``."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hw7"
 
 

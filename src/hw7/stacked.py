@@ -243,6 +243,7 @@ class _StackedOptimizer:
         return cached[2]
 
     def segments(self) -> tuple[int, int, int]:
+        """The kernel's view of the buffer: addresses of segment starts and configs, segment count."""
         m = self.model
         return m.seg_start.data_ptr(), m.seg_config.data_ptr(), m.seg_config.numel()
 
