@@ -221,7 +221,8 @@ class _StackedOptimizer:
 
     def __init__(self, model: StackedMLP):
         self.model = model
-        self.kernel = fused_kernel() if model.theta.device.type == "cpu" else None
+        on_cpu = model.theta.device.type == "cpu" and model.theta.dtype == torch.float32  # what the kernel reads
+        self.kernel = fused_kernel() if on_cpu else None
         self._expanded: tuple[torch.Tensor, int, torch.Tensor] | None = None  # the fallback's per-element rates
 
     def lr_argument(self, neg_lr: torch.Tensor) -> tuple[int, int]:
