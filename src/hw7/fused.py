@@ -4,7 +4,8 @@ Why hand-written C: the update of K stacked configs written as torch ops is four
 to six passes over the whole parameter buffer (each a separate kernel, megabytes
 read and written per step), which costs more than the training step's two
 matrix products. One loop that reads each parameter, gradient and state once is
-three to four times faster. ``torch.compile`` cannot produce that loop with the
+about three times faster for SGD (at K = 11 on one thread: ≈ 150 µs → ≈ 50 µs per
+step; Adam ≈ 420 µs → ≈ 300 µs, most of it the square root kept below). ``torch.compile`` cannot produce that loop with the
 same numbers: ATen's CPU kernels round ``a + alpha * b``, ``addcmul`` and
 ``lerp`` once (a fused multiply-add, in the vectorized body and the scalar tail
 alike) but ``x.mul_(m).add_(g)`` twice, while Inductor's C++ backend has no
