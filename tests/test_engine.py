@@ -200,3 +200,98 @@ def test_stored_run_integrity(mnist):
         assert again["grad_ratio"][0] == pytest.approx(stored["grad_ratio"][0], rel=1e-4)
         compared += 1
     assert compared >= 1
+
+
+# -- fused optimizer step ------------------------------------------------------------
+def _optimizer_pair(configs, fused_kernel: bool):
+    from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
+
+    model = StackedMLP(configs)
+    opt = (StackedSGD if configs[0].optimizer == "sgd" else StackedAdam)(model, configs)
+    if not fused_kernel:
+        opt.kernel = None
+    return model, opt
+
+
+@pytest.mark.parametrize("configs", [
+    [RunConfig(lr=lr) for lr in (0.01, 0.1, 0.5)],  # shared momentum and weight decay
+    [RunConfig(lr=0.05, momentum=m, weight_decay=w, seed=i) for i, (m, w) in enumerate([(0.8, 1e-5), (0.5, 1e-3), (0.9, 0.0)])],
+    [RunConfig(nesterov=False, momentum=m, lr=0.1, seed=i) for i, m in enumerate((0.0, 0.9))],
+    [RunConfig(optimizer="adam", lr=lr) for lr in (1e-3, 1e-2)],  # shared betas
+    [RunConfig(optimizer="adam", lr=1e-3, betas=b, weight_decay=w, seed=i)
+     for i, (b, w) in enumerate([((0.9, 0.999), 1e-5), ((0.8, 0.99), 1e-3), ((0.3, 0.4), 0.0)])],  # lerp weights >= 0.5
+    [RunConfig(optimizer="adam", sizes=(784, 30, 30, 10), lr=1e-3)],
+], ids=["sgd-shared", "sgd-per-config", "sgd-plain", "adam-shared", "adam-per-config", "adam-deep"])
+@pytest.mark.parametrize("lr_shape", ["per-config", "per-element"])
+def test_fused_step_equals_torch_ops_bitwise(configs, lr_shape):
+    """The C kernel reproduces the torch ops' roundings exactly (the stored runs depend on it)."""
+    from hw7 import fused
+
+    if fused.kernels() is None:
+        pytest.skip("no C compiler: the fused kernel is not built here")
+    (m1, o1), (m2, o2) = _optimizer_pair(configs, True), _optimizer_pair(configs, False)
+    gen = torch.Generator().manual_seed(0)
+    neg_lr = torch.tensor([-c.lr for c in configs])
+    if lr_shape == "per-element":
+        neg_lr = m1.expand(neg_lr)
+    for _ in range(5):
+        g = torch.randn(m1.grad.shape, generator=gen) * 0.1
+        m1.grad.copy_(g)
+        m2.grad.copy_(g)
+        o1.step(neg_lr)
+        o2.step(neg_lr)
+    states = ["buf"] if configs[0].optimizer == "sgd" else ["m", "v"]
+    for a, b in [(m1.theta, m2.theta)] + [(getattr(o1, s), getattr(o2, s)) for s in states]:
+        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+
+def test_fused_step_falls_back_without_compiler(small, tmp_path, monkeypatch):
+    """No C compiler: one clear warning, then the torch ops give the same numbers."""
+    from hw7 import fused
+
+    configs = [RunConfig(lr=lr, epochs=1) for lr in (0.05, 0.2)]
+    _, with_kernel, _ = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y, progress=False)
+    monkeypatch.setenv("CC", "no-such-compiler")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.warns(fused.FallbackWarning, match="no C compiler 'no-such-compiler'.*same results, slower"):
+        assert fused.kernels() is None
+    _, without, _ = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y, progress=False)
+    for a, b in zip(with_kernel, without):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+
+
+def test_fused_kernel_that_rounds_otherwise_is_not_used(tmp_path, monkeypatch):
+    """A kernel built to contract a * b + c everywhere fails the per-process check: torch ops instead."""
+    from hw7 import fused, stacked
+
+    if fused.kernels() is None:
+        pytest.skip("no C compiler: the fused kernel is not built here")
+    contracting = [f.replace("-ffp-contract=off", "-ffp-contract=fast") for f in fused._flags()]
+    monkeypatch.setattr(fused, "_flags", lambda: contracting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert fused.kernels() is not None
+    with pytest.warns(fused.FallbackWarning, match="rounds differently"):
+        assert stacked.fused_kernel() is None
+
+
+def test_optimizer_rejects_bad_learning_rates():
+    model, opt = _optimizer_pair([RunConfig(lr=0.1), RunConfig(lr=0.2)], True)
+    if opt.kernel is None:
+        pytest.skip("no C compiler: the fused kernel is not built here")
+    with pytest.raises(ValueError, match="neg_lr must be .* 2 values or one per parameter"):
+        opt.step(torch.tensor([-0.1, -0.2, -0.3]))
+
+
+def test_bench_paths_run(mnist, monkeypatch):
+    """Every path of ``make bench`` trains (a smoke test: two steps each, nothing timed or compared)."""
+    from hw7 import bench
+
+    monkeypatch.setattr(bench, "STEPS", 2)
+    monkeypatch.setattr(bench, "REPEATS", 1)
+    monkeypatch.setattr(bench, "WARMUP", 1)
+    threads = torch.get_num_threads()
+    try:
+        seconds = bench.measure(1, mnist.train_x[:100], mnist.train_y[:100])
+    finally:
+        torch.set_num_threads(threads)
+    assert len(seconds) == len(bench.PATHS) and all(s > 0 for s in seconds)

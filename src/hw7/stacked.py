@@ -12,15 +12,19 @@ torch's own update equations (the tests check both against ``torch.optim``).
 
 All parameters live in one flat buffer, layer by layer (``W_0`` of all K configs,
 then ``b_0`` of all K, ...), so each layer's stacked weight is a contiguous view
-and one optimizer update covers every parameter of every config.
+and one optimizer update covers every parameter of every config. On the CPU that
+update is one fused pass (`hw7.fused`), with the torch ops below as the fallback
+that it reproduces bit for bit.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
+from hw7 import fused
 from hw7.config import RunConfig
 from hw7.nets import Network
 
@@ -51,6 +55,17 @@ class StackedMLP:
                 self.W[l][k] = layer.weight.detach().to(device)
                 self.b[l][k] = layer.bias.detach().to(device)
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+        # the flat buffer as segments of one config each (layer by layer, W then b, config by config):
+        # the fused optimizer step reads per-config hyperparameters per segment
+        # views the training step uses every step, made once (same strides: the same kernels run)
+        self.W0_t = self.W[0].view(K * c0.sizes[1], -1).t()  # [784, K*H0]
+        self.gW0 = self.gW[0].view(K * c0.sizes[1], -1)
+        self.W_t = [w.transpose(1, 2) for w in self.W]
+        self.b_row = [b.unsqueeze(1) for b in self.b]
+        self.gW_flat = [g.view(K, -1) for g in self.gW]
+        lengths = torch.tensor(self.block_sizes).repeat_interleave(K)
+        self.seg_start = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+        self.seg_config = torch.arange(K, dtype=torch.int32).repeat(len(self.block_sizes))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """What a checkpoint needs: the parameters and the dropout generators' states."""
@@ -103,7 +118,7 @@ class StackedMLP:
     def forward(self, x: torch.Tensor, train: bool = False) -> tuple[torch.Tensor, list]:
         """Logits [K, B, 10] for a shared batch x [B, 784]; also what backward needs."""
         K, B, L = self.K, x.shape[0], len(self.W)
-        z = torch.addmm(self.b[0].reshape(-1), x, self.W[0].reshape(K * self.sizes[1], -1).t())
+        z = torch.addmm(self.b[0].view(-1), x, self.W0_t)
         z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
         saved = []  # per hidden layer: (activation output, dropout mask or None)
         for l in range(1, L + 1):
@@ -113,7 +128,7 @@ class StackedMLP:
             mask = self._dropout_mask(h.shape[1:]) if train and self.dropout else None
             saved.append((h, mask))
             h_in = h * mask if mask is not None else h
-            z = torch.baddbmm(self.b[l].unsqueeze(1), h_in, self.W[l].transpose(1, 2))
+            z = torch.baddbmm(self.b_row[l], h_in, self.W_t[l])
         return z, saved
 
     def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
@@ -133,13 +148,13 @@ class StackedMLP:
                 dh.mul_(mask)
             dz = dh.mul_(self._act_grad(h))
         dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
-        torch.mm(dz0.t(), x, out=self.gW[0].view(-1, x.shape[1]))
+        torch.mm(dz0.t(), x, out=self.gW0)
         torch.sum(dz0, 0, out=self.gb[0].view(-1))
         return loss
 
     def weight_grad_norms(self) -> torch.Tensor:
         """[L, K]: norm of each layer's weight gradient, per config."""
-        return torch.stack([g.reshape(self.K, -1).norm(dim=1) for g in self.gW])
+        return torch.stack([g.norm(dim=1) for g in self.gW_flat])
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,13 +174,103 @@ def axpy_(y: torch.Tensor, x: torch.Tensor, a: float | torch.Tensor) -> torch.Te
     return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
 
 
-class StackedSGD:
-    """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters."""
+_verified: dict[int, bool] = {}  # id of a loaded kernel library -> it reproduced the torch ops on this machine
+
+
+def fused_kernel():
+    """`hw7.fused.kernels`, used only once it has reproduced the torch ops bit for bit on this machine.
+
+    The kernel copies the roundings of ATen's CPU kernels as built for x86 with
+    AVX2 or AVX-512 (fused multiply-adds); elsewhere ATen may round otherwise,
+    so each process checks a few steps of every update variant before using it.
+    """
+    lib = fused.kernels()
+    if lib is None:
+        return None
+    if id(lib) not in _verified:
+        _verified[id(lib)] = False  # meanwhile the check's reference optimizers get the torch ops
+        _verified[id(lib)] = _reproduces_torch_ops(lib)
+        if not _verified[id(lib)]:
+            warnings.warn("the fused optimizer step rounds differently from torch's ops on this machine; "
+                          "using the torch ops: same results, slower", fused.FallbackWarning, stacklevel=2)
+    return lib if _verified[id(lib)] else None
+
+
+def _reproduces_torch_ops(lib) -> bool:
+    """Three steps of every update variant, fused kernel vs torch ops, on a small stack: bit for bit equal?"""
+    base = RunConfig(sizes=(784, 3, 10), epochs=1)
+    groups = [[base.replace(momentum=m, weight_decay=w, seed=i) for i, (m, w) in enumerate([(0.8, 1e-5), (0.5, 1e-3), (0.9, 0.0)])],
+              [base.replace(nesterov=False, momentum=m, seed=i) for i, m in enumerate((0.0, 0.9))],
+              [base.replace(optimizer="adam", seed=i) for i in range(2)],
+              [base.replace(optimizer="adam", betas=b, weight_decay=w, seed=i)
+               for i, (b, w) in enumerate([((0.9, 0.999), 1e-5), ((0.3, 0.4), 0.0)])]]
+    gen = torch.Generator().manual_seed(0)
+    for configs in groups:
+        pair = []
+        for kernel in (None, lib):
+            model = StackedMLP(configs)
+            opt = (StackedSGD if configs[0].optimizer == "sgd" else StackedAdam)(model, configs)
+            opt.kernel = kernel
+            pair.append((model, opt))
+        neg_lr = -torch.rand(len(configs), generator=gen)
+        for _ in range(3):
+            g = torch.randn(pair[0][0].grad.shape, generator=gen)
+            for model, opt in pair:
+                model.grad.copy_(g)
+                opt.step(neg_lr)
+        (m1, o1), (m2, o2) = pair
+        states = ["buf"] if configs[0].optimizer == "sgd" else ["m", "v"]
+        for a, b in [(m1.theta, m2.theta)] + [(getattr(o1, s), getattr(o2, s)) for s in states]:
+            if not torch.equal(a.view(torch.int32), b.view(torch.int32)):
+                return False
+    return True
+
+
+class _StackedOptimizer:
+    """What both optimizers share: the fused kernel (None: the torch ops) and the learning-rate argument."""
+
+    def __init__(self, model: StackedMLP):
+        self.model = model
+        on_cpu = model.theta.device.type == "cpu" and model.theta.dtype == torch.float32  # what the kernel reads
+        self.kernel = fused_kernel() if on_cpu else None
+        self._expanded: tuple[torch.Tensor, int, torch.Tensor] | None = None  # the fallback's per-element rates
+
+    def lr_argument(self, neg_lr: torch.Tensor) -> tuple[int, int]:
+        """(address, per element?) of ``neg_lr``: one value per config [K] or per element of the buffer."""
+        per_element = neg_lr.numel() == self.model.theta.numel()
+        if not (per_element or neg_lr.numel() == self.model.K) or neg_lr.dtype != torch.float32 \
+                or not neg_lr.is_contiguous() or neg_lr.device.type != "cpu":
+            raise ValueError(f"neg_lr must be a contiguous float32 CPU tensor of {self.model.K} values "
+                             f"or one per parameter, got {neg_lr.dtype} {tuple(neg_lr.shape)}")
+        return neg_lr.data_ptr(), int(per_element)
+
+    def per_element_lr(self, neg_lr: torch.Tensor) -> torch.Tensor:
+        """``neg_lr`` per element (expanded once per tensor, not once per step)."""
+        if neg_lr.numel() == self.model.theta.numel():
+            return neg_lr
+        cached = self._expanded  # holds neg_lr itself, so its identity cannot pass to a new tensor
+        if cached is None or cached[0] is not neg_lr or cached[1] != neg_lr._version:
+            self._expanded = cached = neg_lr, neg_lr._version, self.model.expand(neg_lr)
+        return cached[2]
+
+    def segments(self) -> tuple[int, int, int]:
+        """The kernel's view of the buffer: addresses of segment starts and configs, segment count."""
+        m = self.model
+        return m.seg_start.data_ptr(), m.seg_config.data_ptr(), m.seg_config.numel()
+
+
+class StackedSGD(_StackedOptimizer):
+    """``torch.optim.SGD`` (momentum, Nesterov, L2 weight decay) with per-config hyperparameters.
+
+    ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
+    """
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
-        self.model, self.nesterov = model, configs[0].nesterov
+        super().__init__(model)
+        self.nesterov = configs[0].nesterov
         self.momentum = model.per_config([c.momentum for c in configs])
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
+        self.hyper = torch.tensor([[c.momentum for c in configs], [c.weight_decay for c in configs]])
         self.buf = torch.zeros_like(model.theta)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -176,25 +281,36 @@ class StackedSGD:
 
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g = self.model.theta, self.model.grad
+        if self.kernel is not None:
+            lr, per_element = self.lr_argument(neg_lr)
+            self.kernel.hw7_sgd(p.data_ptr(), g.data_ptr(), self.buf.data_ptr(), *self.segments(), lr, per_element,
+                                self.hyper[0].data_ptr(), self.hyper[1].data_ptr(), int(self.nesterov))
+            return
         axpy_(g, p, self.weight_decay)
         self.buf.mul_(self.momentum).add_(g)  # torch starts the buffer at g: the same as 0 * m + g
         if self.nesterov:
             axpy_(g, self.buf, self.momentum)
         else:
             g.copy_(self.buf)
-        p.addcmul_(g, neg_lr)
+        p.addcmul_(g, self.per_element_lr(neg_lr))
 
 
-class StackedAdam:
-    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config."""
+class StackedAdam(_StackedOptimizer):
+    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config.
+
+    ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
+    """
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
-        self.model, self.t, self.eps = model, 0, 1e-8
+        super().__init__(model)
+        self.t, self.eps = 0, 1e-8
         self.betas = [c.betas for c in configs]
         self.shared_betas = len(set(self.betas)) == 1  # then the bias corrections are plain scalars
         self.one_minus_beta1 = model.per_config([1 - b1 for b1, _ in self.betas])
         self.one_minus_beta2 = model.per_config([1 - b2 for _, b2 in self.betas])
         self.weight_decay = model.per_config([c.weight_decay for c in configs])
+        self.hyper = torch.tensor([[c.weight_decay for c in configs], [1 - b1 for b1, _ in self.betas],
+                                   [1 - b2 for _, b2 in self.betas]])
         self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
         self.scratch = torch.empty_like(model.theta)
 
@@ -209,11 +325,23 @@ class StackedAdam:
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g, s = self.model.theta, self.model.grad, self.scratch
         self.t += 1
+        bc1 = [1 - b1 ** self.t for b1, _ in self.betas]
+        bc2_sqrt = [math.sqrt(1 - b2 ** self.t) for _, b2 in self.betas]
+        if self.kernel is not None:
+            lr, per_element = self.lr_argument(neg_lr)
+            # shared betas: p -= lr * ((1 / bc1) * (m / denom)); else p -= lr * (m / (denom * bc1))
+            corr = torch.tensor([bc2_sqrt, [1 / b for b in bc1] if self.shared_betas else bc1])
+            h, segments = self.hyper, self.segments()
+            self.kernel.hw7_adam_moments(p.data_ptr(), g.data_ptr(), self.m.data_ptr(), self.v.data_ptr(), *segments,
+                                         h[0].data_ptr(), h[1].data_ptr(), h[2].data_ptr())
+            torch.sqrt(self.v, out=s)
+            self.kernel.hw7_adam_update(p.data_ptr(), self.m.data_ptr(), s.data_ptr(), *segments, lr, per_element,
+                                        corr[0].data_ptr(), corr[1].data_ptr(), self.eps, int(self.shared_betas))
+            return
+        neg_lr = self.per_element_lr(neg_lr)
         axpy_(g, p, self.weight_decay)
         self.m.lerp_(g, self.one_minus_beta1)
         self.v.lerp_(torch.mul(g, g, out=s), self.one_minus_beta2)
-        bc1 = [1 - b1 ** self.t for b1, _ in self.betas]
-        bc2_sqrt = [math.sqrt(1 - b2 ** self.t) for _, b2 in self.betas]
         if self.shared_betas:
             torch.sqrt(self.v, out=s).div_(bc2_sqrt[0]).add_(self.eps)
             p.addcmul_(torch.div(self.m, s, out=s), neg_lr, value=1 / bc1[0])

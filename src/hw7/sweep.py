@@ -112,7 +112,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                desc=f"{K}×{'-'.join(map(str, c0.sizes))} {c0.optimizer}")
     for epoch in range(first, n_epochs):
         start = time.perf_counter()
-        neg_lr = model.expand([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])
+        neg_lr = torch.tensor([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])  # per config
         loss_sum = torch.zeros(K, device=dev)
         ratio_sum, norm_sum = torch.zeros(K, device=dev), torch.zeros(L, K, device=dev)
         order = epoch_order(len(train_y), order_gen).to(dev)
