@@ -54,3 +54,46 @@ def test_best_networks_table_reads_the_stored_runs():
         assert row["test accuracy"] == pm(last.mean(), last.std())
         assert row["seeds"] == str(len(experiment(name)))
         assert row["parameters"] == f"{experiment(name)[0].n_params / 1e6:.2f} M"
+
+
+def test_equal_width_gives_the_closest_parameter_count():
+    from hw7.config import RunConfig
+    from hw7.experiments import equal_width
+
+    def params(width, depth):
+        return RunConfig(sizes=(784,) + (width,) * depth + (10,)).n_params
+
+    assert equal_width(params(800, 1), 1) == 800  # an exact count gives its own width back
+    for depth in (2, 3, 4):
+        w = equal_width(params(800, 1), depth)
+        gap = abs(params(w, depth) - params(800, 1))
+        assert gap <= abs(params(w - 1, depth) - params(800, 1)) and gap <= abs(params(w + 1, depth) - params(800, 1))
+    assert equal_width(params(800, 1), 2) == 493  # w² + 796 w + 10 = 636,010 at w ≈ 493.3
+    assert equal_width(1, 3) == 1  # smaller than any network: the smallest width
+    with pytest.raises(ValueError, match="depth >= 1"):
+        equal_width(1000, 0)
+
+
+def test_depth_experiment_changes_only_the_sizes():
+    shallow, deep = experiment("p2-best"), experiment("p3-depth")
+    assert len(deep) == 2 * len(shallow)
+    for c in deep:
+        twin = next(s for s in shallow if s.seed == c.seed)
+        assert c.replace(sizes=twin.sizes) == twin
+        assert len(set(c.sizes[1:-1])) == 1 and abs(c.n_params - twin.n_params) / twin.n_params < 0.005
+
+
+def test_depth_table_shows_the_reference_then_differences():
+    from types import SimpleNamespace
+
+    from hw7.config import RunConfig
+    from hw7.findings import Accuracy
+
+    arms = [SimpleNamespace(config=RunConfig(sizes=(784, 800, 10)), hidden=(800,), test=Accuracy.of([0.98, 0.99]),
+                            difference=0.0, standard_error=0.0),
+            SimpleNamespace(config=RunConfig(sizes=(784, 493, 493, 10)), hidden=(493, 493),
+                            test=Accuracy.of([0.985, 0.995]), difference=0.005, standard_error=0.0071)]
+    table = S.depth_table(arms)
+    assert list(table["hidden layers"]) == ["800", "493, 493"] and table["parameters"][0] == "636,010"
+    assert table["difference from one hidden layer"][0] == "–"
+    assert table["difference from one hidden layer"][1] == "+0.0050\u00a0±\u00a00.0071"

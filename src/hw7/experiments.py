@@ -39,6 +39,34 @@ def best_of(study: str, augment: str = "none") -> list[RunConfig]:
     return configs
 
 
+def equal_width(params: int, depth: int, inputs: int = 784, outputs: int = 10) -> int:
+    """The width of ``depth`` equal hidden layers whose network has the parameter count (weights
+    and biases) closest to ``params``; of two equally close widths, the smaller."""
+    if depth < 1 or params < 1:
+        raise ValueError(f"equal_width needs depth >= 1 and params >= 1, got depth={depth}, params={params}")
+
+    def count(w: int) -> int:
+        return RunConfig(sizes=(inputs,) + (w,) * depth + (outputs,)).n_params
+
+    # count(w) grows with w, so bisect for the first width at or above params, then compare with the one below
+    lo, hi = 1, max(1, params)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < params else (lo, mid)
+    return lo - 1 if lo > 1 and params - count(lo - 1) <= count(lo) - params else lo
+
+
+def same_recipe_deeper(experiment_name: str, depths=(2, 4)) -> list[RunConfig]:
+    """The experiment's one-hidden-layer configs (every seed) with the hidden layer replaced by
+    ``depth`` equal layers of the same total parameter count: only the sizes change."""
+    out = []
+    for depth in depths:
+        for c in experiment(experiment_name):
+            width = equal_width(c.n_params, depth, c.sizes[0], c.sizes[-1])
+            out.append(c.replace(sizes=(c.sizes[0],) + (width,) * depth + (c.sizes[-1],)))
+    return out
+
+
 def regularized(study: str, dropouts=(0.024085536327043765, 0.2, 0.4), epochs: int = 30) -> list[RunConfig]:
     """A diagnostic on the validation split: the study's chosen config trained for ``epochs``
     with its own and with stronger dropout (seed 0 only). The first dropout is the chosen
@@ -58,6 +86,7 @@ EXPERIMENTS = {
     "p3-best": lambda: best_of("problem3"),
     "p3-best-expanded": lambda: best_of("problem3", "elastic"),
     "p3-regularized": lambda: regularized("problem3"),
+    "p3-depth": lambda: same_recipe_deeper("p2-best"),
 }
 WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
 

@@ -274,3 +274,29 @@ def fig_best_networks(runs: dict[str, pd.DataFrame], name: str):
     ax.legend(loc="upper right", fontsize=7.5)
     style.save(fig, name)
     return fig
+
+
+def fig_depth(runs: dict[str, pd.DataFrame], name: str):
+    """Two panels for networks trained alike: left, each seed's final test accuracy (dots) and the
+    mean over seeds (bar); right, the test error rate per epoch (log scale, mean over seeds)."""
+    fig, (left, right) = style.figure(1, 2, height=2.7)
+    for i, ((label, df), color) in enumerate(zip(runs.items(), style.OKABE_ITO)):
+        final = df[df["epoch"] == df["epoch"].max()]["eval_acc"]
+        left.plot(np.full(len(final), i), final, "o", color=color, ms=5, alpha=0.8)
+        left.plot([i - 0.25, i + 0.25], [final.mean()] * 2, color=color, lw=2)
+        m = df.groupby("epoch")["eval_acc"].mean()
+        right.plot(m.index, 1 - m.values, color=color, label=label)
+    left.set_xticks(range(len(runs)), list(runs), fontsize=8)
+    left.set_xlim(-0.6, len(runs) - 0.4)
+    left.set_ylabel("final test accuracy")
+    left.grid(axis="x", visible=False)
+    right.set_yscale("log")
+    lo, hi = right.get_ylim()  # less than a decade: ticks at round percentages instead of powers of ten
+    right.set_yticks([t for t in (0.01, 0.012, 0.015, 0.02, 0.03, 0.05, 0.1) if lo <= t <= hi])
+    right.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v * 100:.2g}%"))
+    right.yaxis.set_minor_formatter(plt.NullFormatter())
+    right.set_xlabel("epoch")
+    right.set_ylabel("test error rate")
+    right.legend(loc="upper right")
+    style.save(fig, name)
+    return fig

@@ -241,3 +241,19 @@ def validation_curve(study: str) -> pd.Series:
 
     values = tune.chosen_trial(tune.load(study)).intermediate_values
     return pd.Series(values).rename(lambda e: e + 1)
+
+
+def depth_table(arms) -> pd.DataFrame:
+    """The controlled depth comparison (``hw7.findings.DepthArm``s, the one-hidden-layer reference
+    first) as text: hidden layers, parameters, test accuracy over seeds, and each deeper arm's
+    difference from the reference ± its standard error."""
+    from hw7.formatting import NBSP, count, num
+
+    rows = []
+    for i, arm in enumerate(arms):
+        rows.append({"hidden layers": ", ".join(map(str, arm.hidden)), "parameters": count(arm.config.n_params),
+                     "test accuracy": pm(arm.test.mean, arm.test.sd),
+                     "difference from one hidden layer": "–" if i == 0 else
+                     f"{num(arm.difference, '+.4f')}{NBSP}±{NBSP}{fixed(arm.standard_error)}",
+                     "seeds": str(arm.test.n)})
+    return pd.DataFrame(rows)
