@@ -88,6 +88,33 @@ def test_findings_are_frozen_numbers(found):
     assert p3.shallow_tuned.test == p2.tuned.test  # 3 (b) compares with the best shallow net of 2 (c)
 
 
+def test_depth_comparison_reads_the_stored_runs(found):
+    """3 (c)'s controlled comparison: the one-hidden-layer arm is Problem 2's tuned net, the deeper
+    arms change only the sizes, and every number is the stored runs' (differences with Welch's
+    standard error)."""
+    import numpy as np
+
+    _, p2, p3 = found
+    one, *deeper = p3.depth
+    assert one.hidden == (800,) and one.test.mean == pytest.approx(p2.tuned.test.mean, abs=1e-12)
+    assert one.difference == 0 and one.standard_error == 0
+    assert [a.hidden for a in deeper] == [(493, 493), (346,) * 4]
+    last = S.final(S.runs("p3-depth"))
+    for arm in deeper:
+        assert arm.config.replace(sizes=one.config.sizes) == one.config  # the same recipe
+        assert abs(arm.config.n_params - one.config.n_params) < 0.002 * one.config.n_params
+        acc = last.loc[last["sizes"] == "-".join(map(str, arm.config.sizes)), "eval_acc"]
+        assert arm.test.n == len(acc) == 3 and arm.test.mean == pytest.approx(acc.mean(), abs=1e-12)
+        assert arm.difference == pytest.approx(arm.test.mean - one.test.mean, abs=1e-12)
+        se = np.sqrt(arm.test.sd ** 2 / 3 + one.test.sd ** 2 / 3)
+        assert arm.standard_error == pytest.approx(se) and arm.within_noise == (abs(arm.difference) <= 2 * se)
+    # the stored results, with a tolerance (5 test images) that a real change of the training would exceed
+    assert [a.test.mean for a in p3.depth] == pytest.approx([0.9852, 0.9872, 0.9863], abs=5e-4)
+    # what the chapter's prose says of them: both deeper nets beyond the noise, two layers gaining most
+    two, four = deeper
+    assert not two.within_noise and not four.within_noise and two.difference > four.difference > 0
+
+
 def test_headline_reads_the_findings(found, monkeypatch):
     """The headline's numbers are the findings' numbers: change a finding and the headline follows."""
     p1, p2, p3 = found

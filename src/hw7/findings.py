@@ -290,6 +290,47 @@ class Ratio:
     hi: float
 
 
+NOISE_SE = 2.0  # a difference within this many standard errors is not told apart from seed-to-seed noise
+
+
+@dataclass(frozen=True)
+class DepthArm:
+    """One depth of the controlled comparison: the tuned one-hidden-layer recipe of Problem 2 with
+    only the hidden layers changed (equal widths, about the same number of parameters)."""
+
+    config: RunConfig  # seed 0's
+    test: Accuracy
+    difference: float  # mean test accuracy minus the one-hidden-layer arm's (0 for that arm)
+    standard_error: float  # of the difference, from both arms' seed-to-seed spread (0 for that arm)
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        return self.config.sizes[1:-1]
+
+    @property
+    def within_noise(self) -> bool:
+        """Whether the difference is within ``NOISE_SE`` standard errors of zero."""
+        return abs(self.difference) <= NOISE_SE * self.standard_error
+
+
+def depth_arms() -> tuple[DepthArm, ...]:
+    """The arms of the depth comparison (`hw7.summaries.depth_runs`), fewest hidden layers first;
+    the first is the reference. The difference's standard error is Welch's,
+    sqrt(sd₁²/n₁ + sd₂²/n₂), from the final test accuracies of each arm's seeds."""
+    from hw7.experiments import experiment
+
+    configs: dict[tuple[int, ...], RunConfig] = {}
+    for name in S.DEPTH_COMPARISON:
+        for c in experiment(name):
+            configs.setdefault(c.sizes, c)  # the first seed's
+    arms = [(configs[tuple(int(v) for v in df["sizes"].iloc[0].split("-"))], _final(df))
+            for df in S.depth_runs().values()]
+    ref = arms[0][1]
+    return tuple(DepthArm(config=c, test=a, difference=a.mean - ref.mean,
+                          standard_error=0.0 if i == 0 else float(np.sqrt(a.sd**2 / a.n + ref.sd**2 / ref.n)))
+                 for i, (c, a) in enumerate(arms))
+
+
 @dataclass(frozen=True)
 class Problem3:
     sigmoid: Accuracy
@@ -314,6 +355,7 @@ class Problem3:
     expanded: Tuned
     regularized: tuple[tuple[float, float, float, float], ...]  # (dropout, accuracy, loss, training accuracy)
     regularized_epochs: int
+    depth: tuple[DepthArm, ...]  # one hidden layer (the reference), then the deeper arms at equal parameters
 
 
 def _ratio(df: pd.DataFrame) -> Ratio:
@@ -347,4 +389,4 @@ def problem3() -> Problem3:
         tuned=_tuned("p3-best"), expanded=_tuned("p3-best-expanded"),
         regularized=tuple((float(r.dropout), float(r.accuracy), float(r.loss), float(r["training accuracy"]))
                           for _, r in reg.iterrows()),
-        regularized_epochs=int(S.runs("p3-regularized")["epoch"].max()))
+        regularized_epochs=int(S.runs("p3-regularized")["epoch"].max()), depth=depth_arms())

@@ -57,6 +57,9 @@ def mnist_rows() -> list[dict]:
                    f"accuracy {_acc(p3.relu)}"},
         {"part": "3 (c)", "question": "tuned deep dense net", "answer": _acc(p3.tuned.test)},
         {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _acc(p3.expanded.test)},
+        {"part": "3 (c)", "question": "depth alone: " + listing([str(len(a.hidden)) for a in p3.depth])
+                                      + " hidden layers, equal parameters, trained alike",
+         "answer": "; ".join(_acc(a.test) for a in p3.depth)},
     ]
 
 

@@ -282,12 +282,14 @@ def fig_depth(runs: dict[str, pd.DataFrame], name: str):
     fig, (left, right) = style.figure(1, 2, height=2.7)
     for i, ((label, df), color) in enumerate(zip(runs.items(), style.OKABE_ITO)):
         final = df[df["epoch"] == df["epoch"].max()]["eval_acc"]
-        left.plot(np.full(len(final), i), final, "o", color=color, ms=5, alpha=0.8)
+        spread = np.linspace(-0.08, 0.08, len(final)) if len(final) > 1 else np.zeros(1)  # equal seeds stay visible
+        left.plot(i + spread, final, "o", color=color, ms=5, alpha=0.8)
         left.plot([i - 0.25, i + 0.25], [final.mean()] * 2, color=color, lw=2)
         m = df.groupby("epoch")["eval_acc"].mean()
         right.plot(m.index, 1 - m.values, color=color, label=label)
     left.set_xticks(range(len(runs)), list(runs), fontsize=8)
     left.set_xlim(-0.6, len(runs) - 0.4)
+    left.set_xlabel("hidden layers × units")
     left.set_ylabel("final test accuracy")
     left.grid(axis="x", visible=False)
     right.set_yscale("log")

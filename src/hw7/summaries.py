@@ -257,3 +257,16 @@ def depth_table(arms) -> pd.DataFrame:
                      f"{num(arm.difference, '+.4f')}{NBSP}±{NBSP}{fixed(arm.standard_error)}",
                      "seeds": str(arm.test.n)})
     return pd.DataFrame(rows)
+
+
+DEPTH_COMPARISON = ("p2-best", "p3-depth")  # the tuned one-hidden-layer net, then the same recipe deeper
+
+
+def depth_runs(names=DEPTH_COMPARISON) -> dict[str, pd.DataFrame]:
+    """The per-epoch runs of the depth comparison, one frame per network shape, fewest hidden
+    layers first, each labelled by its hidden layers as "depth × width" ("2 × 493")."""
+    df = pd.concat([runs(name) for name in names], ignore_index=True)
+    hidden = df["sizes"].str.split("-").str[1:-1]
+    df["depth"], df["width"] = hidden.str.len(), hidden.str[0]
+    groups = sorted(df.groupby(["depth", "width"]), key=lambda item: item[0][0])
+    return {f"{d} × {w}": g.drop(columns=["depth", "width"]).reset_index(drop=True) for (d, w), g in groups}
