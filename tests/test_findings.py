@@ -32,6 +32,8 @@ def test_mean_and_sd_never_wrap_and_ratios_have_no_false_precision():
     assert F.times(24_325.3) == f"2.4{F.NBSP}×{F.NBSP}10⁴"
     assert F.times(33.33) == "33" and F.times(8.69) == "8.7"
     assert F.steps(-1) == "never" and F.steps(44767) == "44,767"
+    assert F.difference(0.00207, 0.00049) == f"+0.0021{F.NBSP}±{F.NBSP}0.0005"
+    assert F.difference(-0.001, 0.0004) == f"−0.0010{F.NBSP}±{F.NBSP}0.0004"
 
 
 def test_names_for_the_reader():

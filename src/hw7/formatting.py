@@ -96,6 +96,11 @@ def pm(mean: float, sd: float, digits: int = 4) -> str:
     return f"{fixed(mean, digits)}{NBSP}±{NBSP}{fixed(sd, digits)}"
 
 
+def difference(d: float, se: float, digits: int = 4) -> str:
+    """``+0.0021 ± 0.0005``: a signed difference and its standard error, kept on one line."""
+    return f"{num(d, f'+.{digits}f')}{NBSP}±{NBSP}{fixed(se, digits)}"
+
+
 def times(x: float) -> str:
     """A ratio in words' precision: two significant digits (``about 33``, ``2.4 × 10⁴``)."""
     if abs(x) >= 1e4:
@@ -125,6 +130,7 @@ class inline:
     steps = staticmethod(_as_markdown(steps))
     fixed = staticmethod(_as_markdown(fixed))
     pm = staticmethod(_as_markdown(pm))
+    difference = staticmethod(_as_markdown(difference))
     times = staticmethod(_as_markdown(times))
     name = staticmethod(_as_markdown(name))
     listing = staticmethod(_as_markdown(listing))

@@ -247,14 +247,14 @@ def depth_table(arms) -> pd.DataFrame:
     """The controlled depth comparison (``hw7.findings.DepthArm``s, the one-hidden-layer reference
     first) as text: hidden layers, parameters, test accuracy over seeds, and each deeper arm's
     difference from the reference ± its standard error."""
-    from hw7.formatting import NBSP, count, num
+    from hw7.formatting import count, difference
 
     rows = []
     for i, arm in enumerate(arms):
         rows.append({"hidden layers": ", ".join(map(str, arm.hidden)), "parameters": count(arm.config.n_params),
                      "test accuracy": pm(arm.test.mean, arm.test.sd),
                      "difference from one hidden layer": "–" if i == 0 else
-                     f"{num(arm.difference, '+.4f')}{NBSP}±{NBSP}{fixed(arm.standard_error)}",
+                     difference(arm.difference, arm.standard_error),
                      "seeds": str(arm.test.n)})
     return pd.DataFrame(rows)
 
