@@ -23,7 +23,12 @@ DEVICES = ("cpu", "cuda", "auto")  # where a run trains (not part of its key; th
 
 # Fields that may differ between configs trained together in one stacked model;
 # every other field must be equal (same shapes, same stream of mini-batches).
-PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "seed")
+PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "seed", "max_norm", "warmup_epochs")
+
+# Fields added after runs were stored. ``key`` leaves each out while it holds its default,
+# so every run stored before it existed keeps its key (and a config that does not use
+# it is the same run as before); a new field with a default that changes nothing goes here.
+ADDED_FIELDS = ("input_dropout", "max_norm", "warmup_epochs")
 
 
 def option(default, help: str, **argparse_kw):
@@ -37,6 +42,10 @@ class RunConfig:
     activation: str = option("sigmoid", "hidden activation", choices=ACTIVATIONS)
     init: str = option("xavier_normal", "weight initialization", choices=INITS)
     dropout: float = option(0.0, "dropout probability of hidden units, in [0, 1)")
+    input_dropout: float = option(0.0, "dropout probability of input pixels, in [0, 1) (inverted scaling, "
+                                  "masks from the seed like hidden dropout)")
+    max_norm: float = option(0.0, "after every step rescale each hidden unit's incoming weight vector to "
+                             "norm <= this (torch.renorm); 0: off")
     optimizer: str = option("sgd", "optimizer", choices=OPTIMIZERS)
     lr: float = option(0.001, "learning rate")
     momentum: float = option(0.8, "SGD momentum, in [0, 1) (0 needs --no-nesterov)")
@@ -45,6 +54,8 @@ class RunConfig:
     weight_decay: float = option(1e-5, "L2 weight decay")
     schedule: str = option("none", "learning-rate schedule: step (lr * gamma ** (epoch // step-size)) "
                            "or cosine (to 0 at the end)", choices=SCHEDULES)
+    warmup_epochs: int = option(0, "cosine schedule only: linear warm-up over this many epochs "
+                                "(lr * (e + 1) / (warmup + 1) in epoch e), then cosine decay over the rest; 0: off")
     step_size: int = option(2, "epochs per step of the step schedule")
     gamma: float = option(0.7, "factor per step of the step schedule, in (0, 1]")
     batch_size: int = option(10, "mini-batch size")
@@ -59,6 +70,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        for name, kind in (("input_dropout", float), ("max_norm", float), ("warmup_epochs", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))  # 3 and 3.0: one key
         validate(self)
 
     def to_dict(self) -> dict:
@@ -79,9 +92,19 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def key(self, engine_version: int) -> str:
-        """Stable id of this run: hash of every field that affects training, and the engine version."""
+        """Stable id of this run: hash of every field that affects training, and the engine version.
+
+        A field of ``ADDED_FIELDS`` is hashed only when it differs from its default:
+        hashing it always would change the key of every run stored before the field
+        existed, and at its default it changes nothing in training (no extra operation
+        runs), so such a config is the very run those records hold.
+        """
         d = self.to_dict()
         d.pop("extra")
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name in ADDED_FIELDS:
+            if d[name] == defaults[name]:
+                d.pop(name)
         blob = json.dumps({"config": d, "engine": engine_version}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -110,6 +133,8 @@ def validate(c: RunConfig) -> None:
     _check(c.activation in ACTIVATIONS, "activation", c.activation, f"one of {ACTIVATIONS}")
     _check(c.init in INITS, "init", c.init, f"one of {INITS}")
     _check(0.0 <= c.dropout < 1.0, "dropout", c.dropout, "in [0, 1)")
+    _check(0.0 <= c.input_dropout < 1.0, "input_dropout", c.input_dropout, "in [0, 1)")
+    _check(c.max_norm >= 0 and math.isfinite(c.max_norm), "max_norm", c.max_norm, "must be >= 0 and finite (0: off)")
     _check(c.optimizer in OPTIMIZERS, "optimizer", c.optimizer, f"one of {OPTIMIZERS}")
     _check(c.lr > 0 and math.isfinite(c.lr), "lr", c.lr, "must be positive and finite")
     _check(0.0 <= c.momentum < 1.0, "momentum", c.momentum, "in [0, 1)")
@@ -119,6 +144,10 @@ def validate(c: RunConfig) -> None:
     _check(c.weight_decay >= 0 and math.isfinite(c.weight_decay), "weight_decay", c.weight_decay,
            "must be >= 0 and finite")
     _check(c.schedule in SCHEDULES, "schedule", c.schedule, f"one of {SCHEDULES}")
+    _check(0 <= c.warmup_epochs < c.epochs, "warmup_epochs", c.warmup_epochs,
+           f"in [0, epochs) = [0, {c.epochs}) (0: off)")
+    _check(c.warmup_epochs == 0 or c.schedule == "cosine", "warmup_epochs", c.warmup_epochs,
+           "a warm-up needs --schedule cosine (or set it to 0)")
     _check(c.step_size >= 1, "step_size", c.step_size, "must be >= 1")
     _check(0 < c.gamma <= 1, "gamma", c.gamma, "in (0, 1]")
     _check(c.batch_size >= 1, "batch_size", c.batch_size, "must be positive")
@@ -128,9 +157,18 @@ def validate(c: RunConfig) -> None:
 
 
 def lr_at(c: RunConfig, epoch: int) -> float:
-    """Learning rate during ``epoch`` (0-based), as torch's StepLR/CosineAnnealingLR give it."""
+    """Learning rate during ``epoch`` (0-based), as torch's StepLR/CosineAnnealingLR give it.
+
+    With ``warmup_epochs`` W (cosine only) epoch e < W has ``lr * (e + 1) / (W + 1)`` and
+    the cosine decay runs over the remaining epochs from epoch W on: torch's
+    ``LinearLR(start_factor=1 / (W + 1), total_iters=W)`` then ``CosineAnnealingLR(T_max=epochs - W)``
+    joined by ``SequentialLR(milestones=[W])``.
+    """
     if c.schedule == "step":
         return c.lr * c.gamma ** (epoch // c.step_size)
     if c.schedule == "cosine":
-        return c.lr * 0.5 * (1 + math.cos(math.pi * epoch / c.epochs))
+        w = c.warmup_epochs
+        if epoch < w:
+            return c.lr * (epoch + 1) / (w + 1)
+        return c.lr * 0.5 * (1 + math.cos(math.pi * (epoch - w) / (c.epochs - w)))
     return c.lr

@@ -35,7 +35,10 @@ class StackedMLP:
     def __init__(self, configs: list[RunConfig], device: torch.device | str = "cpu"):
         c0 = configs[0]
         self.K, self.sizes, self.activation = len(configs), c0.sizes, c0.activation
-        self.dropout = c0.dropout
+        self.dropout, self.input_dropout = c0.dropout, c0.input_dropout
+        # max-norm bound per config (0: off): one value when shared, else per config
+        norms = [c.max_norm for c in configs]
+        self.max_norm = norms[0] if len(set(norms)) == 1 else norms
         K, shapes = self.K, list(zip(c0.sizes[1:], c0.sizes[:-1]))
         n = sum(K * (o * i + o) for o, i in shapes)
         self.theta, self.grad = torch.empty(n, device=device), torch.zeros(n, device=device)
@@ -107,10 +110,11 @@ class StackedMLP:
             return (h > 0).to(h.dtype)
         return 1 - h * h
 
-    def _dropout_mask(self, shape: tuple[int, int]) -> torch.Tensor:
-        """Inverted-dropout masks [K, B, H], each config from its own generator (so a
-        config's run does not depend on which others share its stack)."""
-        keep = 1.0 - self.dropout
+    def _dropout_mask(self, shape: tuple[int, int], p: float) -> torch.Tensor:
+        """Inverted-dropout masks [K, B, H] for dropout probability ``p``, each config from its
+        own generator (so a config's run does not depend on which others share its stack).
+        Each training step draws the input mask first (with input dropout), then one per hidden layer."""
+        keep = 1.0 - p
         masks = [torch.bernoulli(torch.full(shape, keep), generator=g) for g in self.dropout_gens]
         return torch.stack(masks).to(self.theta.device) / keep
 
@@ -118,14 +122,18 @@ class StackedMLP:
     def forward(self, x: torch.Tensor, train: bool = False) -> tuple[torch.Tensor, list]:
         """Logits [K, B, 10] for a shared batch x [B, 784]; also what backward needs."""
         K, B, L = self.K, x.shape[0], len(self.W)
-        z = torch.addmm(self.b[0].view(-1), x, self.W0_t)
-        z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
-        saved = []  # per hidden layer: (activation output, dropout mask or None)
+        in_mask = self._dropout_mask(x.shape, self.input_dropout) if train and self.input_dropout else None
+        if in_mask is None:  # all K configs see the same input: one product for the first layer
+            z = torch.addmm(self.b[0].view(-1), x, self.W0_t)
+            z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
+        else:  # each config its own dropped-out input [K, B, 784]
+            z = torch.baddbmm(self.b_row[0], x * in_mask, self.W_t[0])
+        saved = [(x, in_mask)]  # per layer: (its input before dropout: x or an activation output, mask or None)
         for l in range(1, L + 1):
             if l == L:
                 return z, saved
             h = self._act_(z)
-            mask = self._dropout_mask(h.shape[1:]) if train and self.dropout else None
+            mask = self._dropout_mask(h.shape[1:], self.dropout) if train and self.dropout else None
             saved.append((h, mask))
             h_in = h * mask if mask is not None else h
             z = torch.baddbmm(self.b_row[l], h_in, self.W_t[l])
@@ -139,7 +147,7 @@ class StackedMLP:
         loss = -(logp * onehot).sum(-1).mean(1)
         dz = logp.exp_().sub_(onehot).div_(B)  # d loss / d logits
         for l in range(L - 1, 0, -1):
-            h, mask = saved[l - 1]
+            h, mask = saved[l]
             h_in = h * mask if mask is not None else h
             torch.bmm(dz.transpose(1, 2), h_in, out=self.gW[l])
             torch.sum(dz, 1, out=self.gb[l])
@@ -147,10 +155,30 @@ class StackedMLP:
             if mask is not None:
                 dh.mul_(mask)
             dz = dh.mul_(self._act_grad(h))
+        in_mask = saved[0][1]
+        if in_mask is not None:
+            torch.bmm(dz.transpose(1, 2), x * in_mask, out=self.gW[0])
+            torch.sum(dz, 1, out=self.gb[0])
+            return loss
         dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
         torch.mm(dz0.t(), x, out=self.gW0)
         torch.sum(dz0, 0, out=self.gb[0].view(-1))
         return loss
+
+    @torch.no_grad()
+    def apply_max_norm_(self) -> None:
+        """Rescale each hidden unit's incoming weights (a row of a hidden layer's W, not the
+        output layer's) to norm <= the config's ``max_norm``, as ``torch.renorm(W, 2, 0, c)``
+        does (that op, on the rows of all configs at once when they share the bound)."""
+        if not self.max_norm:
+            return
+        for w in self.W[:-1]:
+            if isinstance(self.max_norm, float):
+                w.view(-1, w.shape[-1]).renorm_(2, 0, self.max_norm)
+                continue
+            for k, c in enumerate(self.max_norm):
+                if c:
+                    w[k].renorm_(2, 0, c)
 
     def weight_grad_norms(self) -> torch.Tensor:
         """[L, K]: norm of each layer's weight gradient, per config."""

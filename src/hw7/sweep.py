@@ -127,6 +127,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                 norm_sum += norms
                 ratio_sum += norms[0] / norms[-1]
             opt.step(neg_lr)
+            model.apply_max_norm_()  # nothing when max_norm is 0 (off)
         n_b = len(xs)
         eval_loss, eval_acc = model.evaluate(eval_x, eval_y)
         _, train_acc = model.evaluate(train_x[:N_TRAIN_ACC], train_y[:N_TRAIN_ACC])
@@ -173,7 +174,7 @@ def memory_needed(configs: list[RunConfig], n_train: int, n_eval: int, chunk: in
     widths = c0.sizes[1:]
     params = K * c0.n_params
     buffers = 2 + (2 if c0.optimizer == "sgd" else 4) + (0 if K == 1 else 2 if c0.optimizer == "sgd" else 5)
-    step = 4 * c0.batch_size * K * sum(widths)
+    step = 4 * c0.batch_size * K * sum(widths) + (2 * c0.batch_size * K * 784 if c0.input_dropout else 0)
     evaluation = min(chunk, max(n_eval, N_TRAIN_ACC)) * K * max(a + b for a, b in zip(widths, widths[1:] + (0,)))
     data = n_train * (784 + 10) + (n_train + n_eval) * 784 * (c0.eval_on == "val")
     return 4 * (buffers * params + c0.n_params + step + evaluation + data)

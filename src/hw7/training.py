@@ -43,11 +43,16 @@ def make_optimizer(network: nn.Module, optimizer: str = "sgd", eta: float = 0.00
 
 
 def make_scheduler(opt, schedule: str = "none", step_size: int = 2, gamma: float = 0.7,
-                   epochs: int = 30):
+                   epochs: int = 30, warmup_epochs: int = 0):
+    """torch's scheduler for ``schedule``, stepped once per epoch (`hw7.config.lr_at` gives its rates)."""
     if schedule == "none":
         return None
     if schedule == "step":
         return optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
+    if schedule == "cosine" and warmup_epochs:
+        warmup = optim.lr_scheduler.LinearLR(opt, start_factor=1 / (warmup_epochs + 1), total_iters=warmup_epochs)
+        cosine = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs - warmup_epochs)
+        return optim.lr_scheduler.SequentialLR(opt, [warmup, cosine], milestones=[warmup_epochs])
     if schedule == "cosine":
         return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     raise ValueError(f"unknown schedule {schedule!r}; allowed: {SCHEDULES}")
