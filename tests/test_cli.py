@@ -32,6 +32,10 @@ def fails(argv: list[str], capsys) -> str:
     (["train", "--weight-decay", "nan"], "invalid config field weight_decay=nan"),
     (["train", "--momentum", "0"], "--no-nesterov"),
     (["train", "--activation", "gelu"], "invalid choice: 'gelu'"),
+    (["train", "--input-dropout", "1"], "invalid config field input_dropout=1.0: in [0, 1)"),
+    (["train", "--max-norm", "-3"], "invalid config field max_norm=-3.0: must be >= 0"),
+    (["train", "--warmup-epochs", "2"], "invalid config field warmup_epochs=2: a warm-up needs --schedule cosine"),
+    (["train", "--schedule", "cosine", "--warmup-epochs", "30"], "warmup_epochs=30: in [0, epochs) = [0, 30)"),
 ])
 def test_bad_input_is_one_line_error(argv, expected, capsys):
     assert expected in fails(argv, capsys)
@@ -85,6 +89,11 @@ def test_train_options_are_generated_from_runconfig(monkeypatch):
     assert seen == [RunConfig(sizes=(784, 64, 10), momentum=0.0, nesterov=False, betas=(0.8, 0.99),
                               weight_decay=0.0, seed=3, data_seed=3, eval_on="val", batch_size=32, step_size=4)]
     assert universes[-1] is None  # in no experiment: a group of its own
+    with pytest.raises(Trained):  # the dropout recipe's options, generated from the fields added for it
+        main(["train", "--input-dropout", "0.2", "--dropout", "0.5", "--max-norm", "3", "--schedule", "cosine",
+              "--warmup-epochs", "2", "--epochs", "40"])
+    assert seen[-1] == RunConfig(input_dropout=0.2, dropout=0.5, max_norm=3.0, schedule="cosine", warmup_epochs=2,
+                                 epochs=40)
 
 
 def test_every_config_field_has_an_option():

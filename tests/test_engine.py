@@ -1,6 +1,8 @@
 """The training engine: config validation, the stacked trainer against torch.optim, the run store."""
 
+import hashlib
 import json
+import math
 
 import pytest
 import torch
@@ -31,10 +33,43 @@ def small(mnist):
     ("batch_size", 0, "batch_size"),
     ("schedule", "exp", "schedule"),
     ("dropout", 1.0, "dropout"),
+    ("input_dropout", 1.0, r"input_dropout=1\.0: in \[0, 1\)"),
+    ("input_dropout", -0.1, r"input_dropout=-0\.1: in \[0, 1\)"),
+    ("max_norm", -1.0, r"max_norm=-1\.0: must be >= 0 and finite \(0: off\)"),
+    ("max_norm", math.inf, r"max_norm=inf: must be >= 0 and finite"),
+    ("warmup_epochs", -1, r"warmup_epochs=-1: in \[0, epochs\) = \[0, 30\)"),
+    ("warmup_epochs", 30, r"warmup_epochs=30: in \[0, epochs\) = \[0, 30\)"),
+    ("warmup_epochs", 2, r"warmup_epochs=2: a warm-up needs --schedule cosine"),
 ])
 def test_invalid_config_names_field(field, value, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         RunConfig(**{field: value})
+    assert "\n" not in str(error.value)  # one line
+
+
+def test_added_fields_leave_keys_unchanged():
+    """A field added later is hashed only away from its default, so keys stored before it existed stay."""
+    c = RunConfig(sizes=(784, 100, 10), lr=0.1)
+    d = c.to_dict()
+    del d["extra"]
+    for name in ("input_dropout", "max_norm", "warmup_epochs"):
+        del d[name]
+    before = hashlib.sha256(json.dumps({"config": d, "engine": 1}, sort_keys=True).encode()).hexdigest()[:16]
+    assert c.key(1) == before  # the key formula of the engine before these fields
+    changed = [c.replace(input_dropout=0.2), c.replace(max_norm=3.0),
+               c.replace(schedule="cosine", warmup_epochs=2)]
+    assert len({c.key(1)} | {x.key(1) for x in changed}) == 4
+    assert c.replace(max_norm=3).key(1) == c.replace(max_norm=3.0).key(1)  # an int and a float: one run
+    assert RunConfig.from_dict(json.loads(c.replace(max_norm=3.0).to_json())) == c.replace(max_norm=3.0)
+
+
+def test_every_committed_record_recomputes_its_key():
+    """Every record in results/runs/ (written before the added fields existed) still has its key."""
+    paths = store.record_paths()
+    assert paths, "no committed records"
+    for path in paths:
+        record = json.loads(path.read_text())
+        assert RunConfig.from_dict(record["config"]).key(record["engine_version"]) == record["key"] == path.stem
 
 
 def test_config_roundtrip_and_keys():
@@ -99,6 +134,110 @@ def test_stacked_matches_torch_optim(small, optimizer):
             torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
 
 
+def reference_recipe_params(c: RunConfig, data: MNIST, epochs: int) -> list[torch.Tensor]:
+    """One config alone in plain PyTorch: nn.Linear layers, autograd, ``torch.optim.SGD`` (Nesterov),
+    torch's warm-up and cosine schedulers, ``torch.renorm`` of the hidden layers after every step, and
+    input and hidden dropout with the masks the stacked engine draws (one generator seeded with the
+    config's seed; per step the input mask, then one mask per hidden layer)."""
+    torch.manual_seed(c.seed)
+    net = Network(c.sizes, c.activation, c.init)
+    opt = make_optimizer(net, c.optimizer, c.lr, c.momentum, c.nesterov, c.betas, c.weight_decay)
+    sched = make_scheduler(opt, c.schedule, c.step_size, c.gamma, c.epochs, c.warmup_epochs)
+    loader = DataLoader(TensorDataset(data.train_x, data.train_y), batch_size=c.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(c.data_seed))
+    masks = torch.Generator().manual_seed(c.seed)
+    act = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[c.activation]
+
+    def drop(h: torch.Tensor, p: float) -> torch.Tensor:
+        return h * (torch.bernoulli(torch.full(h.shape, 1 - p), generator=masks) / (1 - p)) if p else h
+
+    for _ in range(epochs):
+        for x, y in loader:
+            h = drop(x, c.input_dropout)
+            for layer in net.layers[:-1]:
+                h = drop(act(layer(h)), c.dropout)
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net.layers[-1](h), y).backward()
+            opt.step()
+            if c.max_norm:
+                with torch.no_grad():
+                    for layer in net.layers[:-1]:
+                        layer.weight.copy_(torch.renorm(layer.weight, 2, 0, c.max_norm))
+        sched.step()
+    return [t.detach() for layer in net.layers for t in (layer.weight, layer.bias)]
+
+
+@pytest.mark.parametrize("lrs, bounds", [((0.03, 0.02, 0.01), (0.0, 1.0, 1.5)), ((0.03, 0.01), (1.2, 1.2))],
+                         ids=["per-config", "shared"])
+def test_recipe_matches_plain_pytorch(small, lrs, bounds):
+    """The dropout recipe (input and hidden dropout, max-norm, warm-up then cosine, Nesterov SGD) stacked
+    equals each config trained alone in plain PyTorch, after 250 steps; the bounds are active.
+
+    tanh, not ReLU, and learning rates up to 0.03: a ReLU whose input lies within rounding of 0, or
+    a larger rate with dropout on 500 images, turns a last-bit difference into a different run within
+    250 steps (the reference itself, with its initial weights changed by 1e-7 relative, moves by 0.3 at
+    lr 0.1); here that change moves the reference's weights by about 1e-6, as does the stacked engine.
+    """
+    base = RunConfig(sizes=(784, 32, 16, 10), activation="tanh", input_dropout=0.2, dropout=0.3, momentum=0.9,
+                     weight_decay=1e-5, schedule="cosine", warmup_epochs=2, epochs=5)
+    configs = [base.replace(lr=lr, max_norm=c, seed=k + 1) for k, (lr, c) in enumerate(zip(lrs, bounds))]
+    model, hist, diverged = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y,
+                                      progress=False)
+    assert diverged == [None] * len(configs) and len(hist[0]["train_loss"]) == 5
+    for k, c in enumerate(configs):
+        stacked = [t[k] for pair in zip(model.W, model.b) for t in pair]
+        for ours, ref in zip(stacked, reference_recipe_params(c, small, 5)):
+            torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+        norms = [w[k].norm(dim=1).max() for w in model.W[:-1]]
+        if c.max_norm:  # every hidden unit within its bound, and the first layer's at it
+            assert all(n <= c.max_norm * (1 + 1e-5) for n in norms) and norms[0] >= c.max_norm * (1 - 1e-4)
+        else:  # unbounded, each hidden layer grows past the others' bounds
+            assert all(n > max(bounds) for n in norms)
+
+
+def test_max_norm_renorms_hidden_rows_only():
+    """Rows of hidden layers over the bound are scaled to it (as torch.renorm); the output layer and a
+    config without a bound are untouched."""
+    from hw7.stacked import StackedMLP
+
+    configs = [RunConfig(sizes=(784, 20, 12, 10), max_norm=c, seed=k) for k, c in enumerate((0.0, 0.5, 2.0))]
+    model = StackedMLP(configs)
+    model.theta.mul_(3.0)
+    before = [w.clone() for w in model.W]
+    model.apply_max_norm_()
+    for k, c in enumerate(configs):
+        assert torch.equal(model.W[-1][k], before[-1][k])
+        for w, old in zip(model.W[:-1], before[:-1]):
+            expected = torch.renorm(old[k], 2, 0, c.max_norm) if c.max_norm else old[k]
+            torch.testing.assert_close(w[k], expected, rtol=1e-6, atol=0)
+    assert (before[0][1].norm(dim=1) > 0.5).all()  # the bound was active
+    off = StackedMLP([RunConfig(sizes=(784, 20, 10))])
+    theta = off.theta.clone()
+    off.apply_max_norm_()
+    assert torch.equal(off.theta, theta)
+
+
+def test_input_dropout_masks(mnist):
+    """Masks keep 1 - p of the pixels, scaled by 1 / (1 - p); a config's masks depend on its seed only
+    (not on its stack-mates), are drawn afresh each step, and evaluation uses none."""
+    from hw7.stacked import StackedMLP
+
+    x = mnist.train_x[:200]
+    c = RunConfig(sizes=(784, 16, 10), input_dropout=0.2, dropout=0.5, seed=7)
+    model = StackedMLP([c.replace(seed=3), c])
+    _, saved = model.forward(x, train=True)
+    mask = saved[0][1]
+    assert mask.shape == (2, 200, 784)
+    assert mask.unique().tolist() == pytest.approx([0.0, 1 / 0.8])
+    assert (mask > 0).float().mean().item() == pytest.approx(0.8, abs=0.01)
+    assert not torch.equal(mask[0], mask[1])
+    alone = StackedMLP([c])
+    assert torch.equal(alone.forward(x, train=True)[1][0][1][0], mask[1])  # the same as in the stack
+    assert not torch.equal(alone.forward(x, train=True)[1][0][1][0], mask[1])  # the next step's mask is new
+    assert model.forward(x)[1][0][1] is None
+    assert RunConfig(sizes=(784, 16, 10)).input_dropout == 0 and StackedMLP([RunConfig()]).forward(x, train=True)[1][0][1] is None
+
+
 def test_train_with_dataloader_agrees_with_stacked(small):
     """The assignment-style train() and the stacked path give the same per-epoch results."""
     configs = [RunConfig(lr=0.05, epochs=2, seed=s) for s in (0, 1)]
@@ -129,6 +268,24 @@ def test_lr_schedules():
     assert [lr_at(c, e) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
     cos = c.replace(schedule="cosine")
     assert lr_at(cos, 0) == 1.0 and lr_at(cos, 5) == pytest.approx(0.5) and lr_at(cos, 10) < 1e-12
+
+
+def test_cosine_warmup():
+    """Linear warm-up to lr over W epochs, then the cosine over the rest; W = 0 is the plain cosine."""
+    c = RunConfig(lr=0.1, schedule="cosine", warmup_epochs=3, epochs=11)
+    assert [lr_at(c, e) for e in range(4)] == pytest.approx([0.025, 0.05, 0.075, 0.1], rel=1e-15)
+    assert lr_at(c, 7) == pytest.approx(0.05, rel=1e-12)  # half-way through the 8 cosine epochs
+    assert lr_at(c, 11) < 1e-15
+    plain = c.replace(warmup_epochs=0)
+    assert [lr_at(plain, e) for e in range(11)] == [0.1 * 0.5 * (1 + math.cos(math.pi * e / 11)) for e in range(11)]
+    # the same rates as torch's schedulers, which the reference trainer uses
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=c.lr)
+    sched = make_scheduler(opt, "cosine", epochs=c.epochs, warmup_epochs=c.warmup_epochs)
+    for e in range(c.epochs):
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr_at(c, e), rel=1e-12, abs=1e-15)
+        opt.step()
+        sched.step()
 
 
 # -- run store -------------------------------------------------------------------
