@@ -63,6 +63,17 @@ def test_added_fields_leave_keys_unchanged():
     assert RunConfig.from_dict(json.loads(c.replace(max_norm=3.0).to_json())) == c.replace(max_norm=3.0)
 
 
+def test_frame_fills_added_fields_of_older_records():
+    """A record written before the added fields existed reads as their defaults, beside a new one."""
+    history = {m: [0.5] for m in store.HISTORY_KEYS}
+    old = {f: v for f, v in RunConfig(epochs=1).to_dict().items() if f not in ("input_dropout", "max_norm")}
+    records = [{"key": "a", "config": old, "history": history, "diverged_epoch": None, "group_size": 1},
+               {"key": "b", "config": RunConfig(epochs=1, max_norm=3.0).to_dict(), "history": history,
+                "diverged_epoch": None, "group_size": 1}]
+    df = store.frame(records)
+    assert df["max_norm"].tolist() == [0.0, 3.0] and df["input_dropout"].tolist() == [0.0, 0.0]
+
+
 def test_every_committed_record_recomputes_its_key():
     """Every record in results/runs/ (written before the added fields existed) still has its key."""
     paths = store.record_paths()

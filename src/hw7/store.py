@@ -199,11 +199,12 @@ def group_lock(keys: list[str], root: Path | None = None) -> Iterator[None]:
 def frame(records: list[dict]) -> pd.DataFrame:
     """Tidy table: one row per run × epoch, config fields as columns, then the metrics.
 
-    ``epoch`` counts from 1 (after the first epoch); ``grad_norms`` stays a list per row.
+    ``epoch`` counts from 1 (after the first epoch); ``grad_norms`` stays a list per row. A record
+    stored before a config field existed gets that field's default (what it was trained with).
     """
     rows = []
     for r in records:
-        cfg = {k: v for k, v in r["config"].items() if k != "extra"}
+        cfg = {k: v for k, v in RunConfig.from_dict(r["config"]).to_dict().items() if k != "extra"}
         cfg["sizes"] = "-".join(map(str, cfg["sizes"]))
         cfg["betas"] = tuple(cfg["betas"])
         h = r["history"]

@@ -165,7 +165,8 @@ def memory_needed(configs: list[RunConfig], n_train: int, n_eval: int, chunk: in
     (SGD: momentum and the per-element learning rate; Adam: two moments, scratch and
     learning rate) plus, for K > 1 configs, their per-element hyperparameters, and one
     network built for initialization. Then the training step's activations (value,
-    dropout mask, gradient and derivative per hidden unit, K configs × the batch), the
+    dropout mask, gradient and derivative per hidden unit, K configs × the batch; with input
+    dropout also each config's mask and dropped-out input), the
     evaluation pass (two consecutive layers' outputs for a chunk of images, K configs)
     and the epoch's shuffled copy of the training data. Within about 1.2× of the peak
     measured for 784-20000-10 (SGD and Adam).
