@@ -309,9 +309,9 @@ def test_store_trains_missing_only_and_resumes(small, tmp_path, monkeypatch):
     both = sweep.train_many(configs, small, root=tmp_path, progress=False)
     # the second call trained the missing config in its group (both configs); the stored one was kept
     assert calls == [1, 2]
-    assert both[0] == first[0] and both[1]["group"] == [c.key(store.ENGINE_VERSION) for c in configs]
+    assert both[0] == first[0] and both[1]["group"] == [store.key_of(c) for c in configs]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
-        f"{c.key(store.ENGINE_VERSION)}.json" for c in configs)  # no temp files left
+        f"{store.key_of(c)}.json" for c in configs)  # no temp files left
     df = store.frame(both)
     assert len(df) == 2 and set(df["lr"]) == {0.1, 0.2} and df["eval_acc"].between(0, 1).all()
     with pytest.raises(RuntimeError, match="not in the store"):
@@ -319,7 +319,7 @@ def test_store_trains_missing_only_and_resumes(small, tmp_path, monkeypatch):
 
 
 def test_store_writes_atomically(tmp_path, monkeypatch):
-    record = {"key": "abc", "engine_version": store.ENGINE_VERSION, "x": 1}
+    record = {"key": "abc", "engine_version": store.TORCH_ENGINE_VERSION, "x": 1}
     store.save(record, tmp_path)
 
     def broken_dump(*args, **kwargs):
@@ -434,8 +434,8 @@ def test_fused_kernel_that_rounds_otherwise_is_not_used(tmp_path, monkeypatch):
 
     if fused.kernels() is None:
         pytest.skip("no C compiler: the fused kernel is not built here")
-    contracting = [f.replace("-ffp-contract=off", "-ffp-contract=fast") for f in fused._flags()]
-    monkeypatch.setattr(fused, "_flags", lambda: contracting)
+    contracting = [f.replace("-ffp-contract=off", "-ffp-contract=fast") for f in fused.flags()]
+    monkeypatch.setattr(fused, "flags", lambda: contracting)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert fused.kernels() is not None
     with pytest.warns(fused.FallbackWarning, match="rounds differently"):

@@ -55,7 +55,7 @@ def numbers(record: dict) -> dict:
 def test_deleted_record_is_recreated_bitwise(small, tmp_path):
     configs = sweep_of()
     first = sweep.train_many(configs, small, root=tmp_path, progress=False)
-    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    keys = [store.key_of(c) for c in configs]
     assert all(r["group"] == keys and r["group_size"] == 3 for r in first)
     assert all(r["data_sha256"] == small.sha256 for r in first)
     (alone,) = sweep.train_group(configs[:1], small, progress=False, root=tmp_path)
@@ -197,7 +197,7 @@ def test_second_process_waits_for_the_group_then_skips_it(small, tmp_path):
     """This process holds the group's lock (as a first trainer would); a second process asked
     for the same runs waits, and once the runs are stored, trains nothing."""
     configs = sweep_of()
-    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    keys = [store.key_of(c) for c in configs]
     with store.group_lock(keys, tmp_path):
         second = subprocess.Popen([sys.executable, "-c", SECOND, str(tmp_path)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT / "src")})
@@ -232,7 +232,7 @@ def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer):
     monkeypatch.setattr(checkpoint, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)
-    ckpt = checkpoint.path_of([c.key(store.ENGINE_VERSION) for c in configs], tmp_path / "b")
+    ckpt = checkpoint.path_of([store.key_of(c) for c in configs], tmp_path / "b")
     assert ckpt.is_file() and not (tmp_path / "b" / "runs").exists()
     saved.clear()
     resumed = sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)

@@ -80,7 +80,7 @@ def universe() -> dict[str, RunConfig]:
     """Every config of every named experiment, by key (to rebuild a group whose record is missing)."""
     from hw7.experiments import EXPERIMENTS, experiment
 
-    return {c.key(store.ENGINE_VERSION): c for name in EXPERIMENTS for c in experiment(name)}
+    return {store.key_of(c): c for name in EXPERIMENTS for c in experiment(name)}
 
 
 def first_epoch(record: dict) -> dict:
@@ -140,7 +140,8 @@ def check(root: Path | None = None, reproduce_runs: bool = False, mnist=None) ->
         if fault:
             report.fault(fault)
     if reproduce_runs:
-        reproduce([r for r in records if r["engine_version"] == store.ENGINE_VERSION], report, mnist,
+        reproduce([r for r in records if r["engine_version"] == store.engine_version(RunConfig.from_dict(r["config"]))],
+                  report, mnist,
                   universe(), root)
     report.seconds = time.perf_counter() - start
     return report

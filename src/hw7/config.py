@@ -110,10 +110,8 @@ class RunConfig:
 
     def group_key(self) -> tuple:
         """Configs with equal group keys can be trained together as one stacked model."""
-        d = self.to_dict()
-        for name in PER_CONFIG + ("extra",):
-            d.pop(name)
-        return tuple(sorted((k, json.dumps(v)) for k, v in d.items()))
+        return tuple(sorted((f.name, json.dumps(getattr(self, f.name))) for f in dataclasses.fields(self)
+                            if f.name not in PER_CONFIG + ("extra",)))
 
     @property
     def n_params(self) -> int:

@@ -22,8 +22,8 @@ the kernel only after it reproduced the torch ops bit for bit in the running
 process, and the tests check it bit for bit too.
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``)
-into a per-user cache the first time it is needed (well under a second) and
-loaded with ``ctypes``. Where no compiler works, `kernels` says so once and
+into a per-user cache the first time it is needed (well under a second, see
+`hw7.cbuild`) and loaded with ``ctypes``. Where no compiler works, `kernels` says so once and
 returns None, and the optimizers fall back to the torch ops: same numbers,
 slower. Each parameter buffer is a list of segments (one per layer, tensor and
 config, see ``StackedMLP``), so per-config hyperparameters are scalars here, not
@@ -33,17 +33,12 @@ per-element tensors.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
 import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import warnings
-from pathlib import Path
 
 import torch
+
+from hw7 import cbuild
 
 SOURCE = r"""
 #include <math.h>
@@ -125,7 +120,7 @@ class FallbackWarning(UserWarning):
     """The fused kernel is unavailable; the unfused torch ops are used (same numbers, slower)."""
 
 
-def _flags() -> list[str]:
+def flags() -> list[str]:
     """Optimize for the instruction set ATen itself uses here; never contract a * b + c on our own."""
     flags = ["-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno"]
     capability = torch.backends.cpu.get_cpu_capability()
@@ -134,43 +129,16 @@ def _flags() -> list[str]:
     return flags
 
 
-def _compile(path: Path) -> None:
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        raise RuntimeError(f"no C compiler {cc!r} on PATH (install gcc or clang, or set CC)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        src, out = Path(tmp) / "hw7_fused.c", Path(tmp) / path.name
-        src.write_text(SOURCE)
-        done = subprocess.run([cc, *_flags(), str(src), "-o", str(out), "-lm"], capture_output=True, text=True)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"{cc} failed: {last}")
-        os.replace(out, path)  # atomic: a concurrent process sees no half-written library
-
-
-def cache_dir() -> Path:
-    """Where compiled kernels are kept: ``$XDG_CACHE_HOME/hw7``, else ``~/.cache/hw7``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hw7"
-
-
 def kernels() -> ctypes.CDLL | None:
     """The compiled kernels (compiled on first use, then cached), or None with one warning."""
-    cc = os.environ.get("CC", "cc")
-    tag = hashlib.sha256("\n".join([SOURCE, cc, *_flags(), sys.platform]).encode()).hexdigest()[:16]
-    if tag in _loaded:
-        return _loaded[tag]
-    path = cache_dir() / f"fused-{tag}.so"
+    key = "\n".join([cbuild.compiler(), *flags(), str(cbuild.cache_dir())])
+    if key in _loaded:
+        return _loaded[key]
     try:
-        if not path.exists():
-            _compile(path)
-        lib = ctypes.CDLL(str(path))
-        for name, argtypes in _SIGNATURES.items():
-            getattr(lib, name).argtypes, getattr(lib, name).restype = argtypes, None
+        lib = cbuild.load("fused", SOURCE, flags(), _SIGNATURES)
     except (OSError, RuntimeError) as e:
         warnings.warn(f"fused optimizer step unavailable ({e}); using unfused torch ops: "
                       "same results, slower", FallbackWarning, stacklevel=2)
         lib = None
-    _loaded[tag] = lib
+    _loaded[key] = lib
     return lib
-

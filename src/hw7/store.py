@@ -1,8 +1,8 @@
 """The run store: one JSON file per finished run under ``results/runs/``.
 
-A run's file name is its key: a hash of its config and of ``ENGINE_VERSION``
-(bump it whenever training semantics change, and every stored run becomes
-"missing" again). Files are written to a temporary name and renamed, so a
+A run's file name is its key: a hash of its config and of the version of the
+engine that trains it (`engine_version`: bump a version whenever that engine's
+numbers change, and its stored runs become "missing" again). Files are written to a temporary name and renamed, so a
 killed sweep never leaves a half-written result behind; a temporary file that
 a killed process left (``.tmp-*.json``) is ignored, and removed once stale.
 
@@ -27,9 +27,10 @@ from typing import Iterator
 
 import pandas as pd
 
+from hw7 import epoch_kernel
 from hw7.config import RunConfig
 
-ENGINE_VERSION = 1
+TORCH_ENGINE_VERSION = 1  # stacked torch ops (`hw7.stacked`): wide layers, dropout, augmentation
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a killed process
@@ -56,8 +57,19 @@ def finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def engine_version(config: RunConfig) -> int:
+    """The version of the engine that trains ``config``: the compiled epoch's for the narrow
+    networks it handles (`hw7.epoch_kernel`), else the stacked torch ops'."""
+    return epoch_kernel.ENGINE_VERSION if epoch_kernel.handles(config) else TORCH_ENGINE_VERSION
+
+
+def key_of(config: RunConfig) -> str:
+    """The store key of ``config``: its hash under the version of the engine that trains it."""
+    return config.key(engine_version(config))
+
+
 def path_of(config: RunConfig, root: Path | None = None) -> Path:
-    return runs_dir(root) / f"{config.key(ENGINE_VERSION)}.json"
+    return runs_dir(root) / f"{key_of(config)}.json"
 
 
 def _is_number(x) -> bool:
@@ -161,8 +173,9 @@ def save(record: dict, root: Path | None = None, replace: bool = False) -> Path:
 
 
 def all_records(root: Path | None = None) -> list[dict]:
-    """Every stored record of the current engine version (every file validated)."""
-    return [r for r in map(read, record_paths(root)) if r["engine_version"] == ENGINE_VERSION]
+    """Every stored record trained by the engine version its config gets now (every file validated)."""
+    return [r for r in map(read, record_paths(root))
+            if r["engine_version"] == engine_version(RunConfig.from_dict(r["config"]))]
 
 
 def group_id(keys: list[str]) -> str:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm  # not tqdm.auto: no notebook widgets; disable=None silences it off a TTY
 
 from hw7 import checkpoint as hw7_checkpoint
-from hw7 import store
+from hw7 import epoch_kernel, store
 from hw7.config import DEVICES, RunConfig, lr_at
 from hw7.data import MNIST, load_mnist, split_validation
 from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
@@ -69,6 +69,31 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def torch_epoch(model: StackedMLP, opt: StackedSGD | StackedAdam, train_x: torch.Tensor, train_y: torch.Tensor,
+                onehot_all: torch.Tensor, order: torch.Tensor, neg_lr: torch.Tensor, track_grads: bool,
+                aug_gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One epoch through the stacked torch ops (engine version 1): per config the sums over steps of
+    the batch loss [K], of each layer's weight-gradient norm [L, K] and of their first-to-last ratio [K]."""
+    from hw7.augment import augment_batch
+
+    c0, K, L, dev = model.configs[0], model.K, len(model.W), train_x.device
+    loss_sum = torch.zeros(K, device=dev)
+    ratio_sum, norm_sum = torch.zeros(K, device=dev), torch.zeros(L, K, device=dev)
+    # the epoch's data in batch order, copied once: each batch is then a view
+    xs, ys, hots = (t.index_select(0, order).split(c0.batch_size) for t in (train_x, train_y, onehot_all))
+    for x, y, onehot in zip(xs, ys, hots):
+        if c0.augment != "none":
+            x = augment_batch(x, c0.augment, aug_gen)
+        loss_sum += model.loss_and_grad(x, y, onehot)
+        if track_grads:
+            norms = model.weight_grad_norms()
+            norm_sum += norms
+            ratio_sum += norms[0] / norms[-1]
+        opt.step(neg_lr)
+        model.apply_max_norm_()  # nothing when max_norm is 0 (off)
+    return loss_sum, norm_sum, ratio_sum
+
+
 def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         eval_x: torch.Tensor, eval_y: torch.Tensor, epochs: int | None = None,
         track_grads: bool = True, progress: bool | None = None,
@@ -85,12 +110,14 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     saved there at the end of an epoch once ``checkpoint_every`` seconds have
     passed, and training resumes from it if it exists (see `hw7.checkpoint`).
     """
-    from hw7.augment import augment_batch
-
     if len({c.group_key() for c in configs}) != 1:
         raise ValueError("configs trained together need equal group_key(); use train_many")
     dev = train_x.device
     c0, K, L = configs[0], len(configs), len(configs[0].sizes) - 1
+    compiled = epoch_kernel.handles(c0)
+    if compiled and dev.type != "cpu":
+        raise ValueError(f"{'-'.join(map(str, c0.sizes))} trains through the compiled epoch, on the CPU; "
+                         f"its data is on {dev}")
     onehot_all = F.one_hot(train_y, 10).float()
     model = StackedMLP(configs, dev)
     opt = (StackedSGD if c0.optimizer == "sgd" else StackedAdam)(model, configs)
@@ -99,7 +126,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     alive, diverged = [True] * K, [None] * K
     hist = [{m: [] for m in store.HISTORY_KEYS} for _ in configs]
     n_epochs = epochs or c0.epochs
-    keys, first = [c.key(store.ENGINE_VERSION) for c in configs], 0
+    keys, first = [store.key_of(c) for c in configs] if checkpoint is not None else [], 0  # name the checkpoint
     state = hw7_checkpoint.load(checkpoint, keys, n_epochs) if checkpoint is not None else None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -112,23 +139,15 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                desc=f"{K}×{'-'.join(map(str, c0.sizes))} {c0.optimizer}")
     for epoch in range(first, n_epochs):
         start = time.perf_counter()
-        neg_lr = torch.tensor([-lr_at(c, epoch) * a for c, a in zip(configs, alive)])  # per config
-        loss_sum = torch.zeros(K, device=dev)
-        ratio_sum, norm_sum = torch.zeros(K, device=dev), torch.zeros(L, K, device=dev)
-        order = epoch_order(len(train_y), order_gen).to(dev)
-        # the epoch's data in batch order, copied once: each batch is then a view
-        xs, ys, hots = (t.index_select(0, order).split(c0.batch_size) for t in (train_x, train_y, onehot_all))
-        for x, y, onehot in zip(xs, ys, hots):
-            if c0.augment != "none":
-                x = augment_batch(x, c0.augment, aug_gen)
-            loss_sum += model.loss_and_grad(x, y, onehot)
-            if track_grads:
-                norms = model.weight_grad_norms()
-                norm_sum += norms
-                ratio_sum += norms[0] / norms[-1]
-            opt.step(neg_lr)
-            model.apply_max_norm_()  # nothing when max_norm is 0 (off)
-        n_b = len(xs)
+        lrs = [lr_at(c, epoch) * a for c, a in zip(configs, alive)]  # per config; 0 once diverged
+        order = epoch_order(len(train_y), order_gen)
+        n_b = -(-len(order) // c0.batch_size)
+        if compiled:
+            loss_sum, norm_sum, ratio_sum = epoch_kernel.train_epoch(model, opt, configs, train_x, train_y, order,
+                                                                     lrs, track_grads)
+        else:
+            loss_sum, norm_sum, ratio_sum = torch_epoch(model, opt, train_x, train_y, onehot_all, order.to(dev),
+                                                        torch.tensor([-lr for lr in lrs]), track_grads, aug_gen)
         eval_loss, eval_acc = model.evaluate(eval_x, eval_y)
         _, train_acc = model.evaluate(train_x[:N_TRAIN_ACC], train_y[:N_TRAIN_ACC])
         seconds = time.perf_counter() - start
@@ -212,9 +231,11 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
     and resumes from its checkpoint; the caller removes it once the records are stored.
     """
     dev = resolve_device(device)
+    if epoch_kernel.handles(configs[0]):
+        dev = torch.device("cpu")  # narrow networks train through the compiled epoch (fastest there, too)
     mnist = mnist or load_mnist()
     tensors = [t.to(dev) for t in split_for(configs[0], mnist)]
-    keys = [c.key(store.ENGINE_VERSION) for c in configs]
+    keys = [store.key_of(c) for c in configs]
     ckpt = hw7_checkpoint.path_of(keys, root) if epochs is None else None
     resumed = hw7_checkpoint.load(ckpt, keys, configs[0].epochs) if ckpt is not None else None
     start = time.perf_counter()
@@ -226,7 +247,7 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
             predicted = model.forward(tensors[2])[0].argmax(-1).cpu()
     env = environment(dev)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return [{"key": keys[k], "config": c.to_dict(), "engine_version": store.ENGINE_VERSION,
+    return [{"key": keys[k], "config": c.to_dict(), "engine_version": store.engine_version(c),
              "history": hist[k], "diverged_epoch": diverged[k], "group": keys, "group_size": len(configs),
              "group_seconds": wall, "seconds": wall / len(configs), "environment": env,
              "finished": finished, "data_sha256": mnist.sha256}
@@ -255,14 +276,13 @@ def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
     A re-created run is therefore bitwise the lost one. Configs outside ``universe``
     are grouped among themselves.
     """
-    v = store.ENGINE_VERSION
     missing = [c for c in dict.fromkeys(configs) if store.load(c, root) is None]
     if not missing:
         return []
     universe = list(dict.fromkeys(universe))
     extra = [c for c in dict.fromkeys(configs) if c not in set(universe)]
-    by_key = {c.key(v): c for c in universe + extra}
-    canonical = {c.key(v): [x.key(v) for x in g]
+    by_key = {store.key_of(c): c for c in universe + extra}
+    canonical = {store.key_of(c): [store.key_of(x) for x in g]
                  for g in groups_of(universe, max_group) + groups_of(extra, max_group) for c in g}
     named: dict[str, list[str]] = {}
     for r in store.all_records(root):
@@ -270,7 +290,7 @@ def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
         by_key.setdefault(r["key"], RunConfig.from_dict(r["config"]))
     groups: dict[tuple[str, ...], list[RunConfig]] = {}
     for c in missing:
-        keys = named.get(c.key(v)) or canonical[c.key(v)]
+        keys = named.get(store.key_of(c)) or canonical[store.key_of(c)]
         unknown = [k for k in keys if k not in by_key]
         if unknown:
             raise RuntimeError(f"run {c.key(v)} was trained in a group with run {unknown[0]}, whose config "
@@ -307,7 +327,7 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
     for group in groups:  # before anything is allocated or locked
         check_memory(group, resolve_device(device), 60_000, 10_000)
     for i, group in enumerate(groups):
-        keys = [c.key(store.ENGINE_VERSION) for c in group]
+        keys = [store.key_of(c) for c in group]
         with store.group_lock(keys, root):
             stored = [store.load(c, root) for c in group]
             if all(stored):  # another process trained it while we waited
