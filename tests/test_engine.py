@@ -414,10 +414,11 @@ def test_fused_step_equals_torch_ops_bitwise(configs, lr_shape):
 
 
 def test_fused_step_falls_back_without_compiler(small, tmp_path, monkeypatch):
-    """No C compiler: one clear warning, then the torch ops give the same numbers."""
+    """No C compiler: one clear warning, then the torch ops give the same numbers (a recipe with dropout,
+    which the stacked torch ops train)."""
     from hw7 import fused
 
-    configs = [RunConfig(lr=lr, epochs=1) for lr in (0.05, 0.2)]
+    configs = [RunConfig(lr=lr, dropout=0.1, epochs=1) for lr in (0.05, 0.2)]
     _, with_kernel, _ = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y, progress=False)
     monkeypatch.setenv("CC", "no-such-compiler")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -110,6 +110,18 @@ def test_listing_is_the_source():
     assert text.count("```python\n") == 2 and "`src/hw7/descent.py`, lines" in text
 
 
+def test_c_listing_is_the_kernel_source():
+    from hw7 import epoch_kernel
+    from hw7.listings import c_listing
+
+    text = c_listing(epoch_kernel, "update")
+    body = text.split("```c\n")[1].split("\n```")[0]
+    assert body in epoch_kernel.SOURCE and body.startswith("/* torch.optim.SGD / Adam")
+    assert body.rstrip().endswith("}") and body.count("static inline void update(") == 1
+    with pytest.raises(ValueError, match="no C function 'nonesuch'"):
+        c_listing(epoch_kernel, "nonesuch")
+
+
 @pytest.fixture(scope="module")
 def tables(mnist):
     from hw7 import headline, literature, rosenbrock_plots as p1, summaries as S

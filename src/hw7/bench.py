@@ -14,7 +14,9 @@ step per configuration:
   recipe's K;
 
 plus Adam through ``fit`` at K = 11 and the deep 784-30×8-10 network alone (K = 1,
-as the report trains it). Each path runs a few hundred steps per repetition; the
+as the report trains it). ``fit`` trains these narrow networks through the
+compiled epoch (`hw7.epoch_kernel`); its times include building the stacked
+model and optimizer in every repetition, which a real 180,000-step run pays once. Each path runs a few hundred steps per repetition; the
 paths take turns within a repetition (so a change in the machine's load hits all
 of them alike) and the medians over repetitions are printed, at one thread and
 at the machine's default thread count. Peak memory of a K = 11 sweep is measured

@@ -1,8 +1,9 @@
 """Code listings for the report's appendix, read from the package itself so they cannot drift.
 
-A chapter cell with ``#| output: asis`` prints :func:`listing`; Quarto (and the
-project's own render path) then treats the printed text as Markdown: a fenced
-Python code block headed by the file and lines it came from.
+A chapter cell with ``#| output: asis`` prints :func:`listing` (Python functions
+and classes) or :func:`c_listing` (a function of a C source held in a module);
+Quarto (and the project's own render path) then treats the printed text as
+Markdown: a fenced code block headed by where it came from.
 """
 
 from __future__ import annotations
@@ -26,4 +27,22 @@ def listing(*objects) -> str:
         longest = max((len(m) for m in re.findall(r"`+", source)), default=0)
         fence = "`" * max(3, longest + 1)  # a fence the source cannot close
         blocks.append(f"`{path}`, lines {first}–{first + len(lines) - 1}:\n\n{fence}python\n{source}\n{fence}\n")
+    return "\n".join(blocks)
+
+
+def c_listing(module, *names: str) -> str:
+    """Fenced C blocks with the functions ``names`` of ``module.SOURCE`` (from the line that starts
+    the definition to the closing brace in column 0), each headed by the module's file."""
+    lines = module.SOURCE.splitlines()
+    path = Path(inspect.getsourcefile(module)).resolve().relative_to(ROOT)
+    blocks = []
+    for name in names:
+        start = next((i for i, line in enumerate(lines) if re.match(rf"\w[\w\s*]*\b{name}\(", line)), None)
+        if start is None:
+            raise ValueError(f"no C function {name!r} in {path}")
+        end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+        while start > 0 and lines[start - 1].startswith(("/*", "   ")):  # the comment above it
+            start -= 1
+        source = "\n".join(lines[start:end + 1])
+        blocks.append(f"`{path}`, C source of `{name}`:\n\n```c\n{source}\n```\n")
     return "\n".join(blocks)

@@ -1,9 +1,11 @@
 """K copies of one dense network trained together, each with its own hyperparameters.
 
-Why this exists: for a 784-30-10 network at batch 10 the cost of a training step
-is per-operation overhead (autograd, optimizer bookkeeping), not arithmetic. So
-we train K configurations that share a shape and a stream of mini-batches as one
-stacked model: the first layer of all K is one matrix product
+The engine of the wide and regularized networks (engine version 1; narrow
+networks without dropout train through `hw7.epoch_kernel`, which also uses this
+class's parameter layout, initialization and evaluation). Why stacking: at small
+sizes the cost of a training step is per-operation overhead (autograd,
+optimizer bookkeeping), not arithmetic. So we train K configurations that share
+a shape and a stream of mini-batches as one stacked model: the first layer of all K is one matrix product
 ``[B, 784] @ [784, K*H]``, later layers are batched products over K, and the
 backward pass is written out by hand (three products per layer), which avoids
 autograd's overhead. ``torch.optim`` cannot hold a different learning rate per

@@ -269,8 +269,8 @@ def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
          root: Path | None = None) -> list[list[RunConfig]]:
     """The whole groups to train so that every missing config of ``configs`` is trained in its own group.
 
-    A run's numbers depend on the configs stacked with it (the products' width changes
-    their rounding), so a config's group is fixed: the one its stored group-mates'
+    In the torch-ops engine a run's numbers depend on the configs stacked with it (the
+    products' width changes their rounding), so a config's group is fixed: the one its stored group-mates'
     records name, else its group in ``groups_of(universe, max_group)``, computed from
     the experiment's full list of configs, never from what happens to be missing.
     A re-created run is therefore bitwise the lost one. Configs outside ``universe``
