@@ -37,10 +37,11 @@ def one_thread():
 
 
 def sweep_of(**kw) -> list[RunConfig]:
-    """Three configs that share one group (as an experiment's sweep does). Their different weight
-    decays and momenta take the stacked optimizer's per-element path, and the gradient norms are
-    reduced over the stack: trained alone, the first one's numbers differ in the last bits."""
-    base = RunConfig(epochs=2, batch_size=50, **kw)
+    """Three configs that share one group (as an experiment's sweep does), in the stacked torch-ops
+    engine (65 hidden units: wider than the compiled epoch takes). Their different weight decays and
+    momenta take the stacked optimizer's per-element path, and the gradient norms are reduced over the
+    stack: trained alone, the first one's numbers differ in the last bits."""
+    base = RunConfig(sizes=(784, 65, 10), epochs=2, batch_size=50, **kw)
     return [base.replace(lr=lr, weight_decay=wd, momentum=mo)
             for lr, wd, mo in ((0.01, 1e-5, 0.8), (0.1, 1e-3, 0.9), (0.03, 0.0, 0.5))]
 
@@ -79,7 +80,7 @@ def test_missing_config_joins_the_group_its_mates_recorded(small, tmp_path):
 
 
 def test_groups_come_from_the_full_list_not_from_what_is_missing(tmp_path):
-    configs = sweep_of() + [RunConfig(epochs=2, batch_size=50, lr=0.1, seed=1, data_seed=1)]
+    configs = sweep_of() + [RunConfig(sizes=(784, 65, 10), epochs=2, batch_size=50, lr=0.1, seed=1, data_seed=1)]
     groups = sweep.plan(configs[:1], configs, max_group=16, root=tmp_path)
     assert groups == [configs[:3]]  # data_seed 1 trains apart (another stream of batches)
     with pytest.raises(ValueError, match="max_group"):
@@ -185,7 +186,7 @@ small = MNIST(m.train_x[:500], m.train_y[:500], m.test_x[:200], m.test_y[:200], 
 calls = []
 real = sweep.train_group
 sweep.train_group = lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k)
-base = RunConfig(epochs=2, batch_size=50)
+base = RunConfig(sizes=(784, 65, 10), epochs=2, batch_size=50)
 configs = [base.replace(lr=lr, weight_decay=wd, momentum=mo)
            for lr, wd, mo in ((0.01, 1e-5, 0.8), (0.1, 1e-3, 0.9), (0.03, 0.0, 0.5))]
 sweep.train_many(configs, small, root=Path(sys.argv[1]), progress=False)
@@ -215,11 +216,14 @@ def test_second_process_waits_for_the_group_then_skips_it(small, tmp_path):
 
 
 # -- 8. checkpoints -----------------------------------------------------------------------
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer):
-    """Stopped right after epoch 1's checkpoint of 3, then `run` again: the same record as uninterrupted."""
-    configs = [RunConfig(epochs=3, batch_size=50, optimizer=optimizer, dropout=0.2, augment="affine",
-                         lr=lr, schedule="cosine") for lr in (0.003, 0.001)]
+@pytest.mark.parametrize("optimizer, recipe", [("sgd", "regularized"), ("adam", "regularized"), ("adam", "narrow")])
+def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer, recipe):
+    """Stopped right after epoch 1's checkpoint of 3, then `run` again: the same record as uninterrupted
+    (in both engines: dropout and distortions in the torch ops, a narrow net in the compiled epoch,
+    where Adam's step count must carry over)."""
+    extra = dict(dropout=0.2, augment="affine") if recipe == "regularized" else {}
+    configs = [RunConfig(epochs=3, batch_size=50, optimizer=optimizer, lr=lr, schedule="cosine", **extra)
+               for lr in (0.003, 0.001)]
     whole = sweep.train_many(configs, small, root=tmp_path / "a", progress=False, checkpoint_every=0)
     real, saved = checkpoint.save, []
 
