@@ -102,7 +102,8 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         ) -> tuple[StackedMLP, list[dict], list]:
     """Train configs of one group together on the given tensors (all on one device).
 
-    Returns the model, one history per config and, per config, the epoch its
+    Each epoch is one call of the compiled epoch for narrow networks
+    (`hw7.epoch_kernel.handles`; CPU only), else `torch_epoch`. Returns the model, one history per config and, per config, the epoch its
     training loss became non-finite (None if never). A diverged config stops
     updating (learning rate 0) and its history ends there; the others go on.
     ``on_epoch(epoch, histories)`` is called after each epoch; returning True
