@@ -70,6 +70,18 @@ def test_deleted_record_is_recreated_bitwise(small, tmp_path):
     assert numbers(alone) == numbers(first[2])
 
 
+def test_a_group_mate_nobody_can_name_is_an_error(small, tmp_path):
+    """Two of a group's records deleted, and one asked for outside its experiment: the other lost
+    mate's config is nowhere, so its group cannot be rebuilt; the error says which run and what to do."""
+    configs = sweep_of()
+    sweep.train_many(configs, small, root=tmp_path, progress=False)
+    for c in configs[:2]:
+        store.path_of(c, tmp_path).unlink()
+    with pytest.raises(RuntimeError, match=f"run {store.key_of(configs[0])} was trained in a group with run "
+                                           f"{store.key_of(configs[1])}.*run the experiment that holds it"):
+        sweep.train_many(configs[:1], small, root=tmp_path, progress=False)
+
+
 def test_missing_config_joins_the_group_its_mates_recorded(small, tmp_path):
     """Stored with max_group 3, re-created with max_group 1: the records' group wins."""
     configs = sweep_of()

@@ -140,8 +140,7 @@ def check(root: Path | None = None, reproduce_runs: bool = False, mnist=None) ->
         if fault:
             report.fault(fault)
     if reproduce_runs:
-        reproduce([r for r in records if r["engine_version"] == store.engine_version(RunConfig.from_dict(r["config"]))],
-                  report, mnist,
-                  universe(), root)
+        current = [r for r in records if r["engine_version"] == store.engine_version(RunConfig.from_dict(r["config"]))]
+        reproduce(current, report, mnist, universe(), root)
     report.seconds = time.perf_counter() - start
     return report

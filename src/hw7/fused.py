@@ -23,9 +23,9 @@ process, and the tests check it bit for bit too.
 
 The C source is compiled with the system's C compiler (``$CC``, else ``cc``)
 into a per-user cache the first time it is needed (well under a second, see
-`hw7.cbuild`) and loaded with ``ctypes``. Where no compiler works, `kernels` says so once and
-returns None, and the optimizers fall back to the torch ops: same numbers,
-slower. Each parameter buffer is a list of segments (one per layer, tensor and
+`hw7.cbuild`) and loaded with ``ctypes``. Where no compiler works, `kernels`
+says so once and returns None, and the optimizers fall back to the torch ops:
+same numbers, slower. Each parameter buffer is a list of segments (one per layer, tensor and
 config, see ``StackedMLP``), so per-config hyperparameters are scalars here, not
 per-element tensors.
 """

@@ -2,8 +2,9 @@
 
 A run's file name is its key: a hash of its config and of the version of the
 engine that trains it (`engine_version`: bump a version whenever that engine's
-numbers change, and its stored runs become "missing" again). Files are written to a temporary name and renamed, so a
-killed sweep never leaves a half-written result behind; a temporary file that
+numbers change, and its stored runs become "missing" again). Files are written
+to a temporary name and renamed, so a killed sweep never leaves a half-written
+result behind; a temporary file that
 a killed process left (``.tmp-*.json``) is ignored, and removed once stale.
 
 Nothing is trusted on load: ``validate`` recomputes the key from the stored

@@ -114,7 +114,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     if len({c.group_key() for c in configs}) != 1:
         raise ValueError("configs trained together need equal group_key(); use train_many")
     dev = train_x.device
-    c0, K, L = configs[0], len(configs), len(configs[0].sizes) - 1
+    c0, K = configs[0], len(configs)
     compiled = epoch_kernel.handles(c0)
     if compiled and dev.type != "cpu":
         raise ValueError(f"{'-'.join(map(str, c0.sizes))} trains through the compiled epoch, on the CPU; "
@@ -294,7 +294,7 @@ def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
         keys = named.get(store.key_of(c)) or canonical[store.key_of(c)]
         unknown = [k for k in keys if k not in by_key]
         if unknown:
-            raise RuntimeError(f"run {c.key(v)} was trained in a group with run {unknown[0]}, whose config "
+            raise RuntimeError(f"run {store.key_of(c)} was trained in a group with run {unknown[0]}, whose config "
                                "is in no record and not in this experiment; run the experiment that holds it")
         groups.setdefault(tuple(keys), [by_key[k] for k in keys])
     return list(groups.values())
