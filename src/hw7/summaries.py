@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hw7 import store
-from hw7.experiments import WITH_PREDICTIONS, experiment
+from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
 from hw7.formatting import fixed, name as display_name, pm, rate
 from hw7.sweep import train_many
 
@@ -22,7 +22,8 @@ def records(name: str) -> list[dict]:
     if missing:
         raise MissingRuns(f"{missing} of the {len(configs)} runs of experiment {name!r} are not in results/runs/: "
                           f"compute them with `python -m hw7 run {name}`")
-    return train_many(configs, predictions=name in WITH_PREDICTIONS, train_missing=False)
+    return train_many(configs, predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
+                      train_missing=False)
 
 
 def runs(name: str) -> pd.DataFrame:
