@@ -74,7 +74,10 @@ def path_of(config: RunConfig, root: Path | None = None) -> Path:
 
 def encode_probabilities(p) -> str:
     """Probabilities [n, 10] (a tensor or array with values in [0, 1]) as compact text: each one
-    rounded to 16-bit fixed point (``PROBABILITY_SCALE``), little-endian, zlib-compressed, base64."""
+    rounded to 16-bit fixed point (``PROBABILITY_SCALE``), little-endian, zlib-compressed, base64.
+
+    Measured on the stored runs' 10,000 test images (200 kB as raw 16-bit values): 17 to 70 kB
+    of text per run, the less the more confident the network (most values are then 0)."""
     q = np.rint(np.clip(np.asarray(p, dtype=np.float64), 0, 1) * PROBABILITY_SCALE).astype("<u2")
     if q.ndim != 2 or q.shape[1] != N_CLASSES:
         raise ValueError(f"probabilities have shape {q.shape}, expected [images, {N_CLASSES}]")
