@@ -105,3 +105,21 @@ def test_every_config_field_has_an_option():
     add_config_options(parser)
     flags = {a.dest for a in parser._actions}
     assert {f.name for f in dataclasses.fields(RunConfig) if f.name != "extra"} <= flags
+
+
+def test_run_add_probabilities_trains_missing_runs_then_adds_them(capsys, monkeypatch):
+    """`run NAME --add-probabilities`: refused for an experiment that keeps no probabilities; else the
+    missing runs are trained (keeping them), then the stored ones of the seeds asked for get them."""
+    from hw7 import backfill
+    from hw7.experiments import experiment
+
+    monkeypatch.setattr(sweep, "train_many", lambda *a, **k: pytest.fail("trained"))
+    assert "p2-sgd keeps no probabilities" in fails(["run", "p3-depth", "p2-sgd", "--add-probabilities"], capsys)
+    calls = []
+    monkeypatch.setattr(sweep, "train_many", lambda configs, **kw: calls.append(("train", configs, kw["probabilities"]))
+                        or [{"history": {"eval_acc": [0.9]}, "config": {"lr": 0.1}}])
+    monkeypatch.setattr(backfill, "add_probabilities", lambda configs: calls.append(("add", configs)) or ["k"])
+    main(["run", "p3-depth", "--seeds", "1", "--add-probabilities"])
+    ones = [c for c in experiment("p3-depth") if c.seed == 1]
+    assert calls == [("train", ones, True), ("add", ones)] and len(ones) == 2
+    assert "p3-depth: probabilities added to 1 records; 1 of 2 had them already" in capsys.readouterr().out

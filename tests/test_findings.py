@@ -121,17 +121,58 @@ def test_headline_reads_the_findings(found, monkeypatch):
     """The headline's numbers are the findings' numbers: change a finding and the headline follows."""
     p1, p2, p3 = found
     rows = {(r["part"], r["question"]): r["answer"] for r in headline.mnist_rows()}
-    assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(p2.tuned.test.mean, p2.tuned.test.sd)
+    assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(p2.tuned.test.mean, p2.tuned.test.sd) + (
+        "" if p2.tuned.committee is None else f"; committee of the seeds {F.fixed(p2.tuned.committee)}")
     ratio = rows[("3 (b)", "deep ReLU net, Kaiming init: gradient ratio, accuracy")]
     assert f"{p3.ratio_relu.first:.2f}" in ratio and f"{p3.ratio_relu.last:.2f}" in ratio
     b = headline.problem1_rows()[0]["answer"]
     assert F.sci(p1.b["adam"].settled) in b and F.sci(p1.b["adam"].final_error) not in b
 
-    fake = dataclasses.replace(p2, tuned=dataclasses.replace(
-        p2.tuned, test=dataclasses.replace(p2.tuned.test, mean=0.5, sd=0.25)))
-    monkeypatch.setattr(headline, "problem2", lambda: fake)
-    rows = {(r["part"], r["question"]): r["answer"] for r in headline.mnist_rows()}
-    assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(0.5, 0.25)
+    for committee, shown in ((None, ""), (0.75, "; committee of the seeds 0.7500")):
+        fake = dataclasses.replace(p2, tuned=dataclasses.replace(
+            p2.tuned, test=dataclasses.replace(p2.tuned.test, mean=0.5, sd=0.25), committee=committee))
+        monkeypatch.setattr(headline, "problem2", lambda: fake)
+        rows = {(r["part"], r["question"]): r["answer"] for r in headline.mnist_rows()}
+        assert rows[("2 (c)", "tuned one hidden layer")] == F.pm(0.5, 0.25) + shown
+
+
+def test_committees_read_the_stored_probabilities(found):
+    """A tuned network's committee is its records' (`committee_accuracy`); a committee of one stored
+    record is that run's own final test accuracy; where no probabilities are stored there is none."""
+    from hw7 import store
+    from hw7.data import load_mnist
+    from hw7.findings import committee
+
+    truth = load_mnist().test_y
+    _, p2, p3 = found
+    nets = {"p2-best": p2.tuned, "p2-best-expanded": p2.expanded, "p3-best": p3.tuned, "p3-best-expanded": p3.expanded}
+    for name, net in nets.items():
+        records = S.records(name)
+        if not all("probabilities" in r for r in records):
+            assert net.committee is None
+            continue
+        assert net.committee == S.committee_accuracy(records, truth)
+        for r in records:
+            assert S.committee_accuracy([r], truth) == pytest.approx(r["history"]["eval_acc"][-1], abs=1e-6)
+            if "predictions" in r:
+                assert (store.probabilities(r).argmax(1) == r["predictions"]).all()
+    assert any(net.committee is not None for net in nets.values())
+    one, *deeper = p3.depth
+    assert one.committee == p2.tuned.committee and all(a.committee is not None for a in deeper)
+    assert committee(("p3-depth",), deeper[0].config.sizes) == deeper[0].committee
+
+
+def test_no_committee_without_probabilities(found, monkeypatch):
+    """Records that keep no probabilities give no committee: None, and "–" in the tables beside the
+    single networks' accuracy, which stays."""
+    from hw7 import findings, literature
+
+    _, _, p3 = found
+    without = dataclasses.replace(p3, expanded=dataclasses.replace(p3.expanded, committee=None))
+    row = literature.comparison_table(without).iloc[3]
+    assert row["committee of the seeds"] == "–" and row["test accuracy"].startswith(F.fixed(p3.expanded.test.mean * 100, 2))
+    monkeypatch.setattr(S, "records", lambda name: [{"key": "a", "config": {"sizes": [784, 800, 10]}}])
+    assert findings.committee.__wrapped__(("p3-best-expanded",)) is None
 
 
 # --- the chapters never train -----------------------------------------------------------

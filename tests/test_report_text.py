@@ -137,7 +137,7 @@ def tables(mnist):
         "chosen2": S.config_table(P2.search.chosen), "chosen3": S.config_table(P3.search.chosen),
         "best": S.best_networks_table(), "experiments": S.experiment_table(),
         "regularized": S.variant_text(S.variant_table(S.runs("p3-regularized"), "dropout")),
-        "literature": literature.comparison_table(P3),
+        "literature": literature.comparison_table(P3), "depth": S.depth_table(P3.depth),
     }
 
 

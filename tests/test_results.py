@@ -286,3 +286,77 @@ def test_run_killed_with_sigkill_resumes_bitwise(small, tmp_path):
     resumed = sweep.train_many(configs, small, root=tmp_path / "b", progress=False)
     whole = sweep.train_many(configs, small, root=tmp_path / "a", progress=False)
     assert [numbers(r) for r in resumed] == [numbers(r) for r in whole]
+
+
+# -- 9. final-model probabilities: stored compactly, checked on load, added by re-training ---------
+def test_probabilities_round_trip_to_16_bits():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.full(10, 0.1), size=500)
+    text = store.encode_probabilities(p)
+    back = store.decode_probabilities(text)
+    assert isinstance(text, str) and back.shape == (500, 10)
+    assert np.abs(back - p).max() <= 0.5 / store.PROBABILITY_SCALE + 1e-12
+    assert store.decode_probabilities(store.encode_probabilities(np.eye(10))).tolist() == np.eye(10).tolist()
+    with pytest.raises(ValueError, match="expected"):
+        store.encode_probabilities(p[:, :9])
+
+
+def test_new_runs_keep_probabilities_and_their_keys(small, tmp_path):
+    import numpy as np
+
+    configs = sweep_of()
+    plain = sweep.train_many(configs, small, root=tmp_path / "a", progress=False)
+    kept = sweep.train_many(configs, small, root=tmp_path / "b", progress=False, predictions=True,
+                            probabilities=True)
+    for a, b in zip(plain, kept):
+        assert a["key"] == b["key"] and numbers(a) == numbers(b) and "probabilities" not in a
+        p = store.probabilities(b)
+        assert p.shape == (200, 10) and np.allclose(p.sum(1), 1, atol=1e-4)
+        accuracy = (p.argmax(1) == small.test_y.numpy()).mean()
+        assert accuracy == pytest.approx(b["history"]["eval_acc"][-1], abs=1 / 200)  # a 16-bit tie at most
+    assert store.probabilities(plain[0]) is None and check(tmp_path / "b").faults == []
+
+
+@pytest.mark.parametrize("tamper, fault", [
+    (lambda r: r | {"probabilities": "not base64!"}, "probabilities: not encoded probabilities"),
+    (lambda r: r | {"probabilities": store.encode_probabilities([[1.0] + [0.0] * 9] * 199)},
+     "probabilities: 199 rows for 200 predictions"),
+    (lambda r: r | {"probabilities": store.encode_probabilities([[0.5] * 10] * 200)},
+     "probabilities: a row's sum is 4 away from 1"),
+    (lambda r: r | {"probabilities": 3}, "field 'probabilities' has type int"),
+])
+def test_store_rejects_unsound_probabilities(small, tmp_path, tamper, fault):
+    (record,) = sweep.train_many(sweep_of()[:1], small, root=tmp_path, progress=False, predictions=True,
+                                 probabilities=True)
+    path = store.path_of(RunConfig.from_dict(record["config"]), tmp_path)
+    path.write_text(json.dumps(tamper(record)))
+    with pytest.raises(store.StoreError, match=fault):
+        store.read(path)
+
+
+def test_add_probabilities_rewrites_only_what_reproduces_bitwise(small, tmp_path):
+    from hw7.backfill import NotReproduced, add_probabilities
+
+    configs = sweep_of()
+    stored = sweep.train_many(configs, small, root=tmp_path / "a", progress=False, predictions=True)
+    fresh = sweep.train_many(configs, small, root=tmp_path / "b", progress=False, predictions=True,
+                             probabilities=True)
+    assert sorted(add_probabilities(configs, small, tmp_path / "a", progress=False)) == sorted(r["key"] for r in stored)
+    for old, config, reference in zip(stored, configs, fresh):
+        new = store.load(config, tmp_path / "a")
+        assert new == old | {"probabilities": reference["probabilities"]}  # the one field added, bit for bit
+    assert add_probabilities(configs, small, tmp_path / "a", progress=False) == []  # nothing left to add
+    assert check(tmp_path / "a").faults == []
+    # a stored history that the re-training does not give back bitwise: nothing is written
+    path = store.path_of(configs[1], tmp_path / "b")
+    edited = json.loads(path.read_text())
+    del edited["probabilities"]
+    edited["history"]["eval_loss"][-1] += 1e-9
+    path.write_text(json.dumps(edited))
+    with pytest.raises(NotReproduced, match=f"run {edited['key']} re-trained with its group of 3"):
+        add_probabilities(configs, small, tmp_path / "b", progress=False)
+    assert json.loads(path.read_text()) == edited
+    with pytest.raises(ValueError, match="1 runs are not stored"):
+        add_probabilities([configs[0].replace(lr=0.5)], small, tmp_path / "b")

@@ -90,10 +90,37 @@ def test_depth_table_shows_the_reference_then_differences():
     from hw7.findings import Accuracy
 
     arms = [SimpleNamespace(config=RunConfig(sizes=(784, 800, 10)), hidden=(800,), test=Accuracy.of([0.98, 0.99]),
-                            difference=0.0, standard_error=0.0),
+                            committee=0.9912, difference=0.0, standard_error=0.0),
             SimpleNamespace(config=RunConfig(sizes=(784, 493, 493, 10)), hidden=(493, 493),
-                            test=Accuracy.of([0.985, 0.995]), difference=0.005, standard_error=0.0071)]
+                            test=Accuracy.of([0.985, 0.995]), committee=None, difference=0.005, standard_error=0.0071)]
     table = S.depth_table(arms)
+    assert list(table["committee of the seeds"]) == ["0.9912", "–"]  # beside the seeds' mean; none where not stored
     assert list(table["hidden layers"]) == ["800", "493, 493"] and table["parameters"][0] == "636,010"
     assert table["difference from one hidden layer"][0] == "–"
     assert table["difference from one hidden layer"][1] == "+0.0050\u00a0±\u00a00.0071"
+
+
+def test_committee_averages_the_seeds_probabilities():
+    """Three seeds, each wrong on a different image: the committee gets every image right. One
+    confident seed outweighs two unsure ones. One record: its own accuracy."""
+    import numpy as np
+
+    from hw7.store import encode_probabilities
+
+    def record(key, rows):
+        return {"key": key, "probabilities": encode_probabilities(np.array(rows, dtype=float))}
+
+    right = {0: [0.9, 0.1] + [0] * 8, 1: [0.2, 0.8] + [0] * 8}
+    wrong = {0: [0.4, 0.6] + [0] * 8, 1: [0.6, 0.4] + [0] * 8}
+    truth = [0, 1, 0]
+    seeds = [record(str(k), [wrong[t] if i == k else right[t] for i, t in enumerate(truth)]) for k in range(3)]
+    assert S.committee_accuracy(seeds, truth) == 1.0
+    assert [S.committee_accuracy([r], truth) for r in seeds] == [pytest.approx(2 / 3)] * 3
+    unsure, confident = [0.55, 0.45] + [0] * 8, [0.0, 1.0] + [0] * 8
+    trio = [record("a", [unsure]), record("b", [unsure]), record("c", [confident])]
+    assert S.committee_accuracy(trio, [0]) == 0.0  # averaged probabilities, not votes: two of three say 0
+    assert S.committee_accuracy(trio, [1]) == 1.0
+    with pytest.raises(ValueError, match=r"\['x'\] have none"):
+        S.committee_accuracy(seeds + [{"key": "x"}], truth)
+    with pytest.raises(ValueError, match="3 images against 2 labels"):
+        S.committee_accuracy(seeds, truth[:2])

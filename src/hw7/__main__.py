@@ -99,11 +99,16 @@ def config_from_args(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7.experiments import WITH_PREDICTIONS, experiment
+    from hw7.backfill import add_probabilities
+    from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
     from hw7.sweep import resolve_device, train_many
 
     resolve_device(args.device)
     torch.set_num_threads(args.threads)
+    refused = [name for name in args.names if args.add_probabilities and name not in WITH_PROBABILITIES]
+    if refused:
+        raise ValueError(f"--add-probabilities: {', '.join(refused)} keeps no probabilities; those that do: "
+                         f"{', '.join(sorted(WITH_PROBABILITIES))}")
     for name in args.names:
         every = experiment(name)
         configs = [c for c in every if args.seeds is None or c.seed in args.seeds]
@@ -111,16 +116,21 @@ def cmd_run(args: argparse.Namespace) -> None:
             raise SystemExit(f"{name}: no run has a seed in {args.seeds}; its seeds are "
                              f"{sorted({c.seed for c in every})}")
         records = train_many(configs, max_group=args.max_group, device=args.device, universe=every,
-                             predictions=name in WITH_PREDICTIONS, checkpoint_every=60 * args.checkpoint_minutes)
+                             predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
+                             checkpoint_every=60 * args.checkpoint_minutes)
         best = max(records, key=lambda r: r["history"]["eval_acc"][-1] or 0)
         print(f"{name}: {len(records)} runs stored; best final accuracy "
               f"{best['history']['eval_acc'][-1]:.4f} (lr {best['config']['lr']:g})")
+        if args.add_probabilities:
+            added = add_probabilities(configs)
+            print(f"{name}: probabilities added to {len(added)} records; "
+                  f"{len(configs) - len(added)} of {len(configs)} had them already")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7.experiments import WITH_PREDICTIONS, experiment, experiment_of
+    from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment, experiment_of
     from hw7.sweep import resolve_device, train_many
 
     config = config_from_args(args)
@@ -128,7 +138,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     name = experiment_of(config)  # a config of a stored experiment is trained in that experiment's group
     record = train_many([config], device=args.device, universe=experiment(name) if name else None,
-                        predictions=name in WITH_PREDICTIONS, checkpoint_every=60 * args.checkpoint_minutes)[0]
+                        predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
+                        checkpoint_every=60 * args.checkpoint_minutes)[0]
     h = record["history"]
     for e, (loss, acc) in enumerate(zip(h["train_loss"], h["eval_acc"])):
         print(f"epoch {e + 1:3d}  train loss {loss if loss is not None else float('nan'):.4f}  "
@@ -191,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu", choices=DEVICES)
     p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
                    help="save a group's training state this often (results/checkpoints/; resumed by the next run)")
+    p.add_argument("--add-probabilities", action="store_true",
+                   help="then give stored records that lack them their softmax probabilities: re-train each "
+                        "such group as stored (its device and threads) and add them only if bitwise as stored")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train one config (through the run store) and print its accuracy per epoch")

@@ -196,17 +196,36 @@ def _search(study_name: str) -> Search:
                   chosen=tune.trial_config(chosen), important=tuple(tune.importances(study).index))
 
 
+@cache
+def committee(names: tuple[str, ...], sizes: tuple[int, ...] | None = None) -> float | None:
+    """Test accuracy of the committee of the named experiments' seeds (their runs of ``sizes``, if
+    given): the mean of the final models' softmax outputs (`hw7.summaries.committee_accuracy`).
+    None if a record keeps no probabilities: no committee is reported for that network."""
+    from hw7.data import load_mnist
+
+    records = [r for name in names for r in S.records(name) if sizes is None or tuple(r["config"]["sizes"]) == sizes]
+    if not all("probabilities" in r for r in records):
+        return None
+    return S.committee_accuracy(records, load_mnist().test_y)
+
+
 @dataclass(frozen=True)
 class Tuned:
     """A chosen network retrained on all training images with several seeds, on the test set."""
 
     config: RunConfig
     test: Accuracy
+    committee: float | None  # test accuracy of the committee of its seeds (None: not stored)
     train_final: float  # accuracy on 10,000 training images after the last epoch (mean over seeds)
     confusions: tuple[tuple[int, int, int], ...]  # commonest errors of seed 0 (ties included)
     eval_loss_min: float  # test loss: lowest (mean over seeds), at which epoch, and at the end
     eval_loss_min_epoch: int
     eval_loss_last: float
+
+    @property
+    def committee_gain(self) -> float | None:
+        """The committee's test accuracy minus the mean of its seeds' (None without a committee)."""
+        return None if self.committee is None else self.committee - self.test.mean
 
 
 def _tuned(name: str) -> Tuned:
@@ -215,7 +234,8 @@ def _tuned(name: str) -> Tuned:
 
     records, df = S.records(name), S.runs(name)
     curve = df.groupby("epoch")[["train_acc", "eval_loss"]].mean()
-    return Tuned(config=experiment(name)[0], test=_final(df), train_final=float(curve["train_acc"].iloc[-1]),
+    return Tuned(config=experiment(name)[0], test=_final(df), committee=committee((name,)),
+                 train_final=float(curve["train_acc"].iloc[-1]),
                  confusions=tuple(S.top_confusions(records[0]["predictions"], load_mnist().test_y)),
                  eval_loss_min=float(curve["eval_loss"].min()), eval_loss_min_epoch=int(curve["eval_loss"].idxmin()),
                  eval_loss_last=float(curve["eval_loss"].iloc[-1]))
@@ -300,6 +320,7 @@ class DepthArm:
 
     config: RunConfig  # seed 0's
     test: Accuracy
+    committee: float | None  # test accuracy of the committee of its seeds (None: not stored)
     difference: float  # mean test accuracy minus the one-hidden-layer arm's (0 for that arm)
     standard_error: float  # of the difference, from both arms' seed-to-seed spread (0 for that arm)
 
@@ -326,7 +347,8 @@ def depth_arms() -> tuple[DepthArm, ...]:
     arms = [(configs[tuple(int(v) for v in df["sizes"].iloc[0].split("-"))], _final(df))
             for df in S.depth_runs().values()]
     ref = arms[0][1]
-    return tuple(DepthArm(config=c, test=a, difference=a.mean - ref.mean,
+    return tuple(DepthArm(config=c, test=a, committee=committee(S.DEPTH_COMPARISON, c.sizes),
+                          difference=a.mean - ref.mean,
                           standard_error=0.0 if i == 0 else float(np.sqrt(a.sd**2 / a.n + ref.sd**2 / ref.n)))
                  for i, (c, a) in enumerate(arms))
 
@@ -356,6 +378,14 @@ class Problem3:
     regularized: tuple[tuple[float, float, float, float], ...]  # (dropout, accuracy, loss, training accuracy)
     regularized_epochs: int
     depth: tuple[DepthArm, ...]  # one hidden layer (the reference), then the deeper arms at equal parameters
+
+    @property
+    def committees(self) -> tuple[tuple[str, str, Tuned], ...]:
+        """The tuned networks whose seeds make a committee (probabilities stored), as
+        (``shallow`` or ``deep``, ``original`` or ``expanded`` data, the network)."""
+        nets = (("shallow", "original", self.shallow_tuned), ("shallow", "expanded", self.shallow_expanded),
+                ("deep", "original", self.tuned), ("deep", "expanded", self.expanded))
+        return tuple(n for n in nets if n[2].committee is not None)
 
 
 def _ratio(df: pd.DataFrame) -> Ratio:

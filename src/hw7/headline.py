@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hw7.findings import Accuracy, Descent1, problem1, problem2, problem3
-from hw7.formatting import listing, pm, rate, sci, steps
+from hw7.findings import Accuracy, Descent1, Tuned, problem1, problem2, problem3
+from hw7.formatting import fixed, listing, pm, rate, sci, steps
 
 
 def _acc(a: Accuracy) -> str:
     return pm(a.mean, a.sd)
+
+
+def _tuned(net: Tuned) -> str:
+    """The single networks' accuracy over seeds, then (where stored) the committee of those seeds."""
+    return _acc(net.test) + ("" if net.committee is None else f"; committee of the seeds {fixed(net.committee)}")
 
 
 def _settled(r: Descent1) -> str:
@@ -47,16 +52,16 @@ def mnist_rows() -> list[dict]:
         {"part": "2 (b)", "question": "ADAM's best learning rate",
          "answer": f"η = {listing(tied)}, tied within the seeds' noise; best mean {_acc(p2.adam_best)} "
                    f"at η = {rate(p2.adam_best_lr)}"},
-        {"part": "2 (c)", "question": "tuned one hidden layer", "answer": _acc(p2.tuned.test)},
-        {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _acc(p2.expanded.test)},
+        {"part": "2 (c)", "question": "tuned one hidden layer", "answer": _tuned(p2.tuned)},
+        {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _tuned(p2.expanded)},
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
          "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
                    f"accuracy {_acc(p3.sigmoid)}"},
         {"part": "3 (b)", "question": "deep ReLU net, Kaiming init: gradient ratio, accuracy",
          "answer": f"ratio {sci(p3.ratio_relu.first, 3)} (first epoch) to {sci(p3.ratio_relu.last, 3)} (last); "
                    f"accuracy {_acc(p3.relu)}"},
-        {"part": "3 (c)", "question": "tuned deep dense net", "answer": _acc(p3.tuned.test)},
-        {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _acc(p3.expanded.test)},
+        {"part": "3 (c)", "question": "tuned deep dense net", "answer": _tuned(p3.tuned)},
+        {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _tuned(p3.expanded)},
         {"part": "3 (c)", "question": "depth alone: " + listing([str(len(a.hidden)) for a in p3.depth])
                                       + " hidden layers, equal parameters, trained alike",
          "answer": "; ".join(_acc(a.test) for a in p3.depth)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hw7 import store
-from hw7.experiments import WITH_PREDICTIONS, experiment
+from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
 from hw7.formatting import fixed, name as display_name, pm, rate
 from hw7.sweep import train_many
 
@@ -22,7 +22,8 @@ def records(name: str) -> list[dict]:
     if missing:
         raise MissingRuns(f"{missing} of the {len(configs)} runs of experiment {name!r} are not in results/runs/: "
                           f"compute them with `python -m hw7 run {name}`")
-    return train_many(configs, predictions=name in WITH_PREDICTIONS, train_missing=False)
+    return train_many(configs, predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
+                      train_missing=False)
 
 
 def runs(name: str) -> pd.DataFrame:
@@ -198,6 +199,22 @@ def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
     return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in order if counts[i] >= max(cut, 1)]
 
 
+def committee_accuracy(records: list[dict], truth) -> float:
+    """Accuracy of the committee of ``records`` (the seeds of one network) against the labels ``truth``:
+    per image, the digit with the highest softmax probability averaged over the records' final
+    models (``store.probabilities``). ``ValueError`` if a record keeps no probabilities."""
+    import numpy as np
+
+    lacking = [r["key"] for r in records if "probabilities" not in r]
+    if not records or lacking:
+        raise ValueError(f"a committee needs records with probabilities; {lacking or 'no records'} have none")
+    mean = np.mean([store.probabilities(r) for r in records], axis=0)
+    truth = np.asarray(truth)
+    if mean.shape[0] != len(truth):
+        raise ValueError(f"probabilities of {mean.shape[0]} images against {len(truth)} labels")
+    return float((mean.argmax(1) == truth).mean())
+
+
 BEST_NETWORKS = (("shallow", "original", "p2-best"),
                  ("shallow", "expanded", "p2-best-expanded"),
                  ("deep", "original", "p3-best"),
@@ -245,14 +262,16 @@ def validation_curve(study: str) -> pd.Series:
 
 def depth_table(arms) -> pd.DataFrame:
     """The controlled depth comparison (``hw7.findings.DepthArm``s, the one-hidden-layer reference
-    first) as text: hidden layers, parameters, test accuracy over seeds, and each deeper arm's
-    difference from the reference ± its standard error."""
+    first) as text: hidden layers, parameters, test accuracy over seeds, the committee of the
+    seeds ("–" where not stored), and each deeper arm's difference from the reference ± its
+    standard error."""
     from hw7.formatting import count, difference
 
     rows = []
     for i, arm in enumerate(arms):
         rows.append({"hidden layers": ", ".join(map(str, arm.hidden)), "parameters": count(arm.config.n_params),
                      "test accuracy": pm(arm.test.mean, arm.test.sd),
+                     "committee of the seeds": "–" if arm.committee is None else fixed(arm.committee),
                      "difference from one hidden layer": "–" if i == 0 else
                      difference(arm.difference, arm.standard_error),
                      "seeds": str(arm.test.n)})

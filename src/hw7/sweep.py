@@ -222,14 +222,17 @@ def check_memory(configs: list[RunConfig], device: torch.device, n_train: int, n
 
 def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: int | None = None,
                 device: str = "cpu", progress: bool | None = None, predictions: bool = False,
-                root: Path | None = None, checkpoint_every: float = hw7_checkpoint.EVERY) -> list[dict]:
+                root: Path | None = None, checkpoint_every: float = hw7_checkpoint.EVERY,
+                probabilities: bool = False) -> list[dict]:
     """Train one stackable group on MNIST; return one store record per config.
 
     ``epochs`` overrides the configs' epoch count (the integrity check re-trains one
     epoch; such a partial run is never checkpointed). With ``predictions`` each record
     also keeps the final model's predicted digit for every evaluation image (for
-    confusion matrices and error galleries). A full run checkpoints under ``root``
-    and resumes from its checkpoint; the caller removes it once the records are stored.
+    confusion matrices and error galleries), with ``probabilities`` its softmax
+    outputs (``store.encode_probabilities``; for committees of seeds). A full run
+    checkpoints under ``root`` and resumes from its checkpoint; the caller removes it
+    once the records are stored.
     """
     dev = resolve_device(device)
     if epoch_kernel.handles(configs[0]):
@@ -243,16 +246,18 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
     model, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress, checkpoint=ckpt,
                                 checkpoint_every=checkpoint_every)
     wall = time.perf_counter() - start + (max(sum(h["seconds"]) for h in resumed["hist"]) if resumed else 0.0)
-    if predictions:
+    if predictions or probabilities:
         with torch.no_grad():
-            predicted = model.forward(tensors[2])[0].argmax(-1).cpu()
+            logits = model.forward(tensors[2])[0].cpu()
+    outputs = [({"predictions": logits[k].argmax(-1).tolist()} if predictions else {})
+               | ({"probabilities": store.encode_probabilities(logits[k].softmax(-1))} if probabilities else {})
+               for k in range(len(configs))]
     env = environment(dev)
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return [{"key": keys[k], "config": c.to_dict(), "engine_version": store.engine_version(c),
              "history": hist[k], "diverged_epoch": diverged[k], "group": keys, "group_size": len(configs),
              "group_seconds": wall, "seconds": wall / len(configs), "environment": env,
-             "finished": finished, "data_sha256": mnist.sha256}
-            | ({"predictions": predicted[k].tolist()} if predictions else {})
+             "finished": finished, "data_sha256": mnist.sha256} | outputs[k]
             for k, c in enumerate(configs)]
 
 
@@ -309,7 +314,7 @@ def same_numbers(a: dict, b: dict) -> bool:
 def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, max_group: int = 16,
                device: str = "cpu", progress: bool | None = None, train_missing: bool = True,
                predictions: bool = False, universe: list[RunConfig] | None = None,
-               checkpoint_every: float = hw7_checkpoint.EVERY) -> list[dict]:
+               checkpoint_every: float = hw7_checkpoint.EVERY, probabilities: bool = False) -> list[dict]:
     """Records of ``configs`` (in order): stored ones loaded, missing ones trained and stored.
 
     Missing runs are trained in their whole groups (``plan``; ``universe``, the
@@ -336,7 +341,7 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
             if progress is not False and sys.stderr.isatty():
                 print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
             records = train_group(group, mnist, device=device, progress=progress, predictions=predictions,
-                                  root=root, checkpoint_every=checkpoint_every)
+                                  root=root, checkpoint_every=checkpoint_every, probabilities=probabilities)
             for old, record in zip(stored, records):
                 if old is None:
                     try:
