@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hw7 import store, sweep
@@ -37,6 +38,8 @@ def small(mnist):
     ("input_dropout", -0.1, r"input_dropout=-0\.1: in \[0, 1\)"),
     ("max_norm", -1.0, r"max_norm=-1\.0: must be >= 0 and finite \(0: off\)"),
     ("max_norm", math.inf, r"max_norm=inf: must be >= 0 and finite"),
+    ("ema", 1.0, r"ema=1\.0: in \[0, 1\) \(0: off\)"),
+    ("ema", -0.5, r"ema=-0\.5: in \[0, 1\)"),
     ("warmup_epochs", -1, r"warmup_epochs=-1: in \[0, epochs\) = \[0, 30\)"),
     ("warmup_epochs", 30, r"warmup_epochs=30: in \[0, epochs\) = \[0, 30\)"),
     ("warmup_epochs", 2, r"warmup_epochs=2: a warm-up needs --schedule cosine"),
@@ -146,10 +149,11 @@ def test_stacked_matches_torch_optim(small, optimizer):
 
 
 def reference_recipe_params(c: RunConfig, data: MNIST, epochs: int) -> list[torch.Tensor]:
-    """One config alone in plain PyTorch: nn.Linear layers, autograd, ``torch.optim.SGD`` (Nesterov),
-    torch's warm-up and cosine schedulers, ``torch.renorm`` of the hidden layers after every step, and
-    input and hidden dropout with the masks the stacked engine draws (one generator seeded with the
-    config's seed; per step the input mask, then one mask per hidden layer)."""
+    """One config alone in plain PyTorch: nn.Linear layers, autograd, ``torch.optim`` (SGD with Nesterov,
+    Adam, AdamW), torch's warm-up and cosine schedulers, ``torch.renorm`` of the hidden layers after every
+    step, input and hidden dropout with the masks the stacked engine draws (one generator seeded with
+    the config's seed; per step the input mask, then one mask per hidden layer), and with ``ema`` the
+    weights of ``AveragedModel(get_ema_multi_avg_fn)`` updated after every step."""
     torch.manual_seed(c.seed)
     net = Network(c.sizes, c.activation, c.init)
     opt = make_optimizer(net, c.optimizer, c.lr, c.momentum, c.nesterov, c.betas, c.weight_decay)
@@ -158,6 +162,7 @@ def reference_recipe_params(c: RunConfig, data: MNIST, epochs: int) -> list[torc
                         generator=torch.Generator().manual_seed(c.data_seed))
     masks = torch.Generator().manual_seed(c.seed)
     act = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[c.activation]
+    average = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(c.ema)) if c.ema else None
 
     def drop(h: torch.Tensor, p: float) -> torch.Tensor:
         return h * (torch.bernoulli(torch.full(h.shape, 1 - p), generator=masks) / (1 - p)) if p else h
@@ -174,8 +179,11 @@ def reference_recipe_params(c: RunConfig, data: MNIST, epochs: int) -> list[torc
                 with torch.no_grad():
                     for layer in net.layers[:-1]:
                         layer.weight.copy_(torch.renorm(layer.weight, 2, 0, c.max_norm))
+            if average is not None:
+                average.update_parameters(net)
         sched.step()
-    return [t.detach() for layer in net.layers for t in (layer.weight, layer.bias)]
+    final = average.module if average is not None else net
+    return [t.detach() for layer in final.layers for t in (layer.weight, layer.bias)]
 
 
 @pytest.mark.parametrize("lrs, bounds", [((0.03, 0.02, 0.01), (0.0, 1.0, 1.5)), ((0.03, 0.01), (1.2, 1.2))],
@@ -204,6 +212,31 @@ def test_recipe_matches_plain_pytorch(small, lrs, bounds):
             assert all(n <= c.max_norm * (1 + 1e-5) for n in norms) and norms[0] >= c.max_norm * (1 - 1e-4)
         else:  # unbounded, each hidden layer grows past the others' bounds
             assert all(n > max(bounds) for n in norms)
+
+
+def test_adamw_and_weight_average_match_plain_pytorch(small):
+    """AdamW (decoupled decay, per-config rates and decays) with dropout and an average of the weights,
+    stacked, equals each config alone with torch.optim.AdamW and AveragedModel after 250 steps; the final
+    model and the measured accuracy are the average's."""
+    base = RunConfig(sizes=(784, 32, 16, 10), activation="tanh", optimizer="adamw", betas=(0.9, 0.99),
+                     dropout=0.2, input_dropout=0.1, schedule="cosine", epochs=5, ema=0.95)
+    configs = [base.replace(lr=2e-3, weight_decay=0.05, seed=1), base.replace(lr=1e-3, weight_decay=0.01, seed=2)]
+    model, hist, diverged = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y,
+                                      progress=False)
+    assert diverged == [None, None]
+    for k, c in enumerate(configs):
+        ref = reference_recipe_params(c, small, 5)
+        stacked = [t[k] for pair in zip(model.W, model.b) for t in pair]
+        for ours, theirs in zip(stacked, ref):
+            torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+        net = Network(c.sizes, c.activation)
+        for layer, (w, b) in zip(net.layers, zip(ref[::2], ref[1::2])):
+            layer.weight.data, layer.bias.data = w, b
+        accuracy = (net(small.test_x).argmax(1) == small.test_y).float().mean()
+        assert hist[k]["eval_acc"][-1] == pytest.approx(float(accuracy), abs=1e-6)
+    plain = sweep.fit([configs[0].replace(ema=0.0)], small.train_x, small.train_y, small.test_x, small.test_y,
+                      progress=False)[0]
+    assert not torch.equal(plain.W[0][0], model.W[0][0])  # the average is not the last weights
 
 
 def test_max_norm_renorms_hidden_rows_only():
@@ -411,6 +444,28 @@ def test_fused_step_equals_torch_ops_bitwise(configs, lr_shape):
     states = ["buf"] if configs[0].optimizer == "sgd" else ["m", "v"]
     for a, b in [(m1.theta, m2.theta)] + [(getattr(o1, s), getattr(o2, s)) for s in states]:
         assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+
+def test_fused_adamw_step_equals_torch_ops_bitwise():
+    """AdamW through the fused kernel (no L2 term, the decay as a torch multiply) and through torch ops."""
+    from hw7.stacked import fused_kernel
+
+    if fused_kernel() is None:
+        pytest.skip("no C compiler: the fused kernel is not built here")
+    configs = [RunConfig(optimizer="adamw", lr=1e-3, weight_decay=w, seed=i) for i, w in enumerate((0.05, 0.0))]
+    (m1, o1), (m2, o2) = _optimizer_pair(configs, True), _optimizer_pair(configs, False)
+    assert o1.kernel is not None and o2.kernel is None
+    neg_lr, gen = torch.tensor([-1e-3, -3e-3]), torch.Generator().manual_seed(0)
+    for _ in range(5):
+        g = torch.randn(m1.grad.shape, generator=gen) * 0.1
+        m1.grad.copy_(g)
+        m2.grad.copy_(g)
+        o1.step(neg_lr)
+        o2.step(neg_lr)
+    for a, b in [(m1.theta, m2.theta), (o1.m, o2.m), (o1.v, o2.v)]:
+        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+    with pytest.raises(ValueError, match="one learning rate per config"):
+        o1.step(torch.full_like(m1.theta, -1e-3))
 
 
 def test_fused_step_falls_back_without_compiler(small, tmp_path, monkeypatch):

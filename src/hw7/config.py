@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 INITS = ("xavier_normal", "kaiming_uniform", "kaiming_normal")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
 SPLITS = ("test", "val")
 AUGMENTS = ("none", "affine", "elastic")
@@ -28,7 +28,7 @@ PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "
 # Fields added after runs were stored. ``key`` leaves each out while it holds its default,
 # so every run stored before it existed keeps its key (and a config that does not use
 # it is the same run as before); a new field with a default that changes nothing goes here.
-ADDED_FIELDS = ("input_dropout", "max_norm", "warmup_epochs")
+ADDED_FIELDS = ("input_dropout", "max_norm", "warmup_epochs", "ema")
 
 
 def option(default, help: str, **argparse_kw):
@@ -46,7 +46,7 @@ class RunConfig:
                                   "masks from the seed like hidden dropout)")
     max_norm: float = option(0.0, "after every step rescale each hidden unit's incoming weight vector to "
                              "norm <= this (torch.renorm); 0: off")
-    optimizer: str = option("sgd", "optimizer", choices=OPTIMIZERS)
+    optimizer: str = option("sgd", "optimizer (adamw: Adam with decoupled weight decay)", choices=OPTIMIZERS)
     lr: float = option(0.001, "learning rate")
     momentum: float = option(0.8, "SGD momentum, in [0, 1) (0 needs --no-nesterov)")
     nesterov: bool = option(True, "Nesterov momentum (SGD only)")
@@ -56,6 +56,8 @@ class RunConfig:
                            "or cosine (to 0 at the end)", choices=SCHEDULES)
     warmup_epochs: int = option(0, "cosine schedule only: linear warm-up over this many epochs "
                                 "(lr * (e + 1) / (warmup + 1) in epoch e), then cosine decay over the rest; 0: off")
+    ema: float = option(0.0, "decay of an exponential moving average of the weights, updated every step "
+                        "(e.g. 0.999): evaluated each epoch and kept as the final model; 0: off")
     step_size: int = option(2, "epochs per step of the step schedule")
     gamma: float = option(0.7, "factor per step of the step schedule, in (0, 1]")
     batch_size: int = option(10, "mini-batch size")
@@ -70,7 +72,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        for name, kind in (("input_dropout", float), ("max_norm", float), ("warmup_epochs", int)):
+        for name, kind in (("input_dropout", float), ("max_norm", float), ("warmup_epochs", int), ("ema", float)):
             object.__setattr__(self, name, kind(getattr(self, name)))  # 3 and 3.0: one key
         validate(self)
 
@@ -146,6 +148,7 @@ def validate(c: RunConfig) -> None:
            f"in [0, epochs) = [0, {c.epochs}) (0: off)")
     _check(c.warmup_epochs == 0 or c.schedule == "cosine", "warmup_epochs", c.warmup_epochs,
            "a warm-up needs --schedule cosine (or set it to 0)")
+    _check(0.0 <= c.ema < 1.0, "ema", c.ema, "in [0, 1) (0: off)")
     _check(c.step_size >= 1, "step_size", c.step_size, "must be >= 1")
     _check(0 < c.gamma <= 1, "gamma", c.gamma, "in (0, 1]")
     _check(c.batch_size >= 1, "batch_size", c.batch_size, "must be positive")

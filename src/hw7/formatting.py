@@ -28,7 +28,7 @@ _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 # Names of the configuration values and search parameters as a reader knows them.
 NAMES = {
-    "sgd": "SGD", "adam": "ADAM", "sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh",
+    "sgd": "SGD", "adam": "ADAM", "adamw": "AdamW (decoupled weight decay)", "sigmoid": "sigmoid", "relu": "ReLU", "tanh": "tanh",
     "xavier_normal": "Xavier normal", "kaiming_uniform": "Kaiming uniform", "kaiming_normal": "Kaiming normal",
     "none": "constant", "step": "step decay", "cosine": "cosine decay",
     "elastic": "affine + elastic distortions", "affine": "affine distortions",

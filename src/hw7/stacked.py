@@ -21,6 +21,7 @@ that it reproduces bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -329,9 +330,11 @@ class StackedSGD(_StackedOptimizer):
 
 
 class StackedAdam(_StackedOptimizer):
-    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config.
+    """``torch.optim.Adam`` (L2 weight decay, bias correction, eps outside the root) per config, or
+    ``torch.optim.AdamW`` (optimizer "adamw": the weights shrink by ``1 - lr * weight_decay`` before
+    the Adam step, and the gradient gets no L2 term).
 
-    ``step(neg_lr)`` takes minus the learning rate, per config [K] or per element.
+    ``step(neg_lr)`` takes minus the learning rate, per config [K] or (Adam only) per element.
     """
 
     def __init__(self, model: StackedMLP, configs: list[RunConfig]):
@@ -341,9 +344,10 @@ class StackedAdam(_StackedOptimizer):
         self.shared_betas = len(set(self.betas)) == 1  # then the bias corrections are plain scalars
         self.one_minus_beta1 = model.per_config([1 - b1 for b1, _ in self.betas])
         self.one_minus_beta2 = model.per_config([1 - b2 for _, b2 in self.betas])
-        self.weight_decay = model.per_config([c.weight_decay for c in configs])
-        self.hyper = torch.tensor([[c.weight_decay for c in configs], [1 - b1 for b1, _ in self.betas],
-                                   [1 - b2 for _, b2 in self.betas]])
+        self.decoupled = [c.weight_decay for c in configs] if configs[0].optimizer == "adamw" else None
+        l2 = [0.0] * len(configs) if self.decoupled else [c.weight_decay for c in configs]
+        self.weight_decay = model.per_config(l2)
+        self.hyper = torch.tensor([l2, [1 - b1 for b1, _ in self.betas], [1 - b2 for _, b2 in self.betas]])
         self.m, self.v = torch.zeros_like(model.theta), torch.zeros_like(model.theta)
         self.scratch = torch.empty_like(model.theta)
 
@@ -355,8 +359,18 @@ class StackedAdam(_StackedOptimizer):
         self.v.copy_(d["v"])
         self.t = int(d["t"])
 
+    def decay_(self, neg_lr: torch.Tensor) -> None:
+        """AdamW's decoupled decay, ``p *= 1 - lr * weight_decay``, the factor per config computed in
+        double as torch computes it, then applied in float32."""
+        if neg_lr.numel() != self.model.K:
+            raise ValueError("AdamW's decoupled weight decay takes one learning rate per config")
+        factors = [1 + float(lr) * wd for lr, wd in zip(neg_lr, self.decoupled)]
+        self.model.theta.mul_(self.model.per_config(factors))
+
     def step(self, neg_lr: torch.Tensor) -> None:
         p, g, s = self.model.theta, self.model.grad, self.scratch
+        if self.decoupled:
+            self.decay_(neg_lr)
         self.t += 1
         bc1 = [1 - b1 ** self.t for b1, _ in self.betas]
         bc2_sqrt = [math.sqrt(1 - b2 ** self.t) for _, b2 in self.betas]
@@ -382,3 +396,40 @@ class StackedAdam(_StackedOptimizer):
             torch.sqrt(self.v, out=s).div_(self.model.expand(bc2_sqrt)).add_(self.eps)
             s.mul_(self.model.expand(bc1))
             p.addcmul_(torch.div(self.m, s, out=s), neg_lr)  # p -= lr / bc1 * m / denom
+
+
+class StackedEMA:
+    """An exponential moving average of the stacked weights, as
+    ``torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay))``: the first
+    update copies the weights, each later one moves the average toward them by ``1 - decay``
+    (``lerp``). Updated after every optimizer step; ``swapped()`` puts the average in the model's
+    place (to evaluate it) and back."""
+
+    def __init__(self, model: StackedMLP, decay: float):
+        self.model, self.decay, self.n = model, decay, 0
+        self.theta = torch.zeros_like(model.theta)
+
+    @torch.no_grad()
+    def update(self) -> None:
+        if self.n == 0:
+            self.theta.copy_(self.model.theta)
+        else:
+            self.theta.lerp_(self.model.theta, 1 - self.decay)
+        self.n += 1
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """The model holds the average inside the block (its own weights are restored after it)."""
+        own = self.model.theta.clone()
+        self.model.theta.copy_(self.theta)
+        try:
+            yield
+        finally:
+            self.model.theta.copy_(own)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"theta": self.theta.cpu().clone(), "n": torch.tensor(self.n)}
+
+    def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
+        self.theta.copy_(d["theta"])
+        self.n = int(d["n"])

@@ -178,6 +178,8 @@ def config_table(config) -> pd.DataFrame:
     rows += [("schedule", schedule), ("batch size", str(config.batch_size)),
              ("weight decay", rate(config.weight_decay, 2)), ("dropout", f"{config.dropout:.2f}"),
              ("epochs", str(config.epochs))]
+    if config.ema:
+        rows.append(("weight average", f"exponential, decay {config.ema:g} per step"))
     return pd.DataFrame(rows, columns=["hyperparameter", "value"])
 
 

@@ -8,6 +8,7 @@ config. A killed sweep resumes from what was stored.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -25,7 +26,7 @@ from hw7 import checkpoint as hw7_checkpoint
 from hw7 import epoch_kernel, store
 from hw7.config import DEVICES, RunConfig, lr_at
 from hw7.data import MNIST, load_mnist, split_validation
-from hw7.stacked import StackedAdam, StackedMLP, StackedSGD
+from hw7.stacked import StackedAdam, StackedEMA, StackedMLP, StackedSGD
 
 N_TRAIN_ACC = 10_000  # training accuracy is measured on this many training images each epoch
 
@@ -71,9 +72,11 @@ def resolve_device(device: str) -> torch.device:
 
 def torch_epoch(model: StackedMLP, opt: StackedSGD | StackedAdam, train_x: torch.Tensor, train_y: torch.Tensor,
                 onehot_all: torch.Tensor, order: torch.Tensor, neg_lr: torch.Tensor, track_grads: bool,
-                aug_gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                aug_gen: torch.Generator, ema: StackedEMA | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One epoch through the stacked torch ops (engine version 1): per config the sums over steps of
-    the batch loss [K], of each layer's weight-gradient norm [L, K] and of their first-to-last ratio [K]."""
+    the batch loss [K], of each layer's weight-gradient norm [L, K] and of their first-to-last ratio [K].
+    With ``ema`` the weight average is updated after every step."""
     from hw7.augment import augment_batch
 
     c0, K, L, dev = model.configs[0], model.K, len(model.W), train_x.device
@@ -91,6 +94,8 @@ def torch_epoch(model: StackedMLP, opt: StackedSGD | StackedAdam, train_x: torch
             ratio_sum += norms[0] / norms[-1]
         opt.step(neg_lr)
         model.apply_max_norm_()  # nothing when max_norm is 0 (off)
+        if ema is not None:
+            ema.update()
     return loss_sum, norm_sum, ratio_sum
 
 
@@ -122,6 +127,7 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
     onehot_all = F.one_hot(train_y, 10).float()
     model = StackedMLP(configs, dev)
     opt = (StackedSGD if c0.optimizer == "sgd" else StackedAdam)(model, configs)
+    ema = StackedEMA(model, c0.ema) if c0.ema else None
     order_gen = torch.Generator().manual_seed(c0.data_seed)
     aug_gen = torch.Generator(device=dev).manual_seed(c0.data_seed + 1)
     alive, diverged = [True] * K, [None] * K
@@ -135,6 +141,8 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
         order_gen.set_state(state["order_gen"])
         aug_gen.set_state(state["aug_gen"].to(aug_gen.get_state().device))
         first, alive, diverged, hist = state["epoch"], state["alive"], state["diverged"], state["hist"]
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
     saved_at = time.monotonic()
     bar = tqdm(total=n_epochs, initial=first, disable=None if progress is None else not progress, leave=False,
                desc=f"{K}×{'-'.join(map(str, c0.sizes))} {c0.optimizer}")
@@ -148,9 +156,10 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
                                                                      lrs, track_grads)
         else:
             loss_sum, norm_sum, ratio_sum = torch_epoch(model, opt, train_x, train_y, onehot_all, order.to(dev),
-                                                        torch.tensor([-lr for lr in lrs]), track_grads, aug_gen)
-        eval_loss, eval_acc = model.evaluate(eval_x, eval_y)
-        _, train_acc = model.evaluate(train_x[:N_TRAIN_ACC], train_y[:N_TRAIN_ACC])
+                                                        torch.tensor([-lr for lr in lrs]), track_grads, aug_gen, ema)
+        with ema.swapped() if ema is not None else contextlib.nullcontext():  # the average is what is measured
+            eval_loss, eval_acc = model.evaluate(eval_x, eval_y)
+            _, train_acc = model.evaluate(train_x[:N_TRAIN_ACC], train_y[:N_TRAIN_ACC])
         seconds = time.perf_counter() - start
         for k in (k for k in range(K) if alive[k]):
             h = hist[k]
@@ -168,13 +177,16 @@ def fit(configs: list[RunConfig], train_x: torch.Tensor, train_y: torch.Tensor,
             hw7_checkpoint.save(checkpoint, {
                 "keys": keys, "epochs": n_epochs, "epoch": epoch + 1, "model": model.state_dict(),
                 "optimizer": opt.state_dict(), "order_gen": order_gen.get_state(),
-                "aug_gen": aug_gen.get_state().cpu(), "alive": alive, "diverged": diverged, "hist": hist})
+                "aug_gen": aug_gen.get_state().cpu(), "alive": alive, "diverged": diverged, "hist": hist}
+                | ({"ema": ema.state_dict()} if ema is not None else {}))
             saved_at = time.monotonic()
         bar.update(1)
         bar.set_postfix(best_acc=f"{float(eval_acc.nan_to_num(0).max()):.4f}")
         if not any(alive) or (on_epoch is not None and on_epoch(epoch, hist)):
             break
     bar.close()
+    if ema is not None:  # the final model is the average
+        model.theta.copy_(ema.theta)
     return model, hist, diverged
 
 
@@ -194,7 +206,8 @@ def memory_needed(configs: list[RunConfig], n_train: int, n_eval: int, chunk: in
     c0, K = configs[0], len(configs)
     widths = c0.sizes[1:]
     params = K * c0.n_params
-    buffers = 2 + (2 if c0.optimizer == "sgd" else 4) + (0 if K == 1 else 2 if c0.optimizer == "sgd" else 5)
+    buffers = (2 + (2 if c0.optimizer == "sgd" else 4) + (0 if K == 1 else 2 if c0.optimizer == "sgd" else 5)
+               + (1 if c0.ema else 0))
     step = 4 * c0.batch_size * K * sum(widths) + (2 * c0.batch_size * K * 784 if c0.input_dropout else 0)
     evaluation = min(chunk, max(n_eval, N_TRAIN_ACC)) * K * max(a + b for a, b in zip(widths, widths[1:] + (0,)))
     data = n_train * (784 + 10) + (n_train + n_eval) * 784 * (c0.eval_on == "val")

@@ -31,7 +31,8 @@ def gradient_ratio(norms: list[float]) -> float:
 def make_optimizer(network: nn.Module, optimizer: str = "sgd", eta: float = 0.001,
                    momentum: float = 0.8, nesterov: bool = True,
                    betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 1e-5):
-    """The assignment's optimizers: SGD (Nesterov momentum) or Adam, with L2 weight decay."""
+    """The assignment's optimizers: SGD (Nesterov momentum) or Adam, with L2 weight decay; or AdamW
+    (decoupled weight decay)."""
     if eta <= 0:
         raise ValueError(f"invalid learning rate eta={eta!r}: must be positive")
     if optimizer == "sgd":
@@ -39,6 +40,8 @@ def make_optimizer(network: nn.Module, optimizer: str = "sgd", eta: float = 0.00
                          weight_decay=weight_decay)
     if optimizer == "adam":
         return optim.Adam(network.parameters(), lr=eta, betas=betas, weight_decay=weight_decay)
+    if optimizer == "adamw":
+        return optim.AdamW(network.parameters(), lr=eta, betas=betas, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {OPTIMIZERS}")
 
 
