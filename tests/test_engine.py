@@ -10,7 +10,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
 from hw7 import store, sweep
-from hw7.config import RunConfig, lr_at
+from hw7.config import ADDED_FIELDS, RunConfig, lr_at
 from hw7.data import MNIST
 from hw7.nets import Network
 from hw7.training import make_optimizer, make_scheduler, train
@@ -55,13 +55,13 @@ def test_added_fields_leave_keys_unchanged():
     c = RunConfig(sizes=(784, 100, 10), lr=0.1)
     d = c.to_dict()
     del d["extra"]
-    for name in ("input_dropout", "max_norm", "warmup_epochs"):
+    for name in ADDED_FIELDS:
         del d[name]
     before = hashlib.sha256(json.dumps({"config": d, "engine": 1}, sort_keys=True).encode()).hexdigest()[:16]
     assert c.key(1) == before  # the key formula of the engine before these fields
     changed = [c.replace(input_dropout=0.2), c.replace(max_norm=3.0),
-               c.replace(schedule="cosine", warmup_epochs=2)]
-    assert len({c.key(1)} | {x.key(1) for x in changed}) == 4
+               c.replace(schedule="cosine", warmup_epochs=2), c.replace(ema=0.999)]
+    assert len({c.key(1)} | {x.key(1) for x in changed}) == 1 + len(changed)
     assert c.replace(max_norm=3).key(1) == c.replace(max_norm=3.0).key(1)  # an int and a float: one run
     assert RunConfig.from_dict(json.loads(c.replace(max_norm=3.0).to_json())) == c.replace(max_norm=3.0)
 
