@@ -239,6 +239,69 @@ def test_adamw_and_weight_average_match_plain_pytorch(small):
     assert not torch.equal(plain.W[0][0], model.W[0][0])  # the average is not the last weights
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_batch_norm_matches_plain_pytorch(small, optimizer):
+    """Batch norm (with input and hidden dropout, max-norm, an average of the weights) stacked equals each
+    config alone as nn.Linear (no bias in effect) -> nn.BatchNorm1d -> activation -> dropout with autograd
+    and torch.optim, after 250 steps: weights, scales and shifts, running statistics, and the evaluated
+    accuracy."""
+    base = RunConfig(sizes=(784, 32, 16, 10), activation="relu", init="kaiming_uniform", batch_norm=True,
+                     optimizer=optimizer, momentum=0.9, input_dropout=0.1, dropout=0.2, max_norm=3.0,
+                     schedule="cosine", warmup_epochs=1, epochs=5, batch_size=20, ema=0.9)
+    lrs = (0.02, 0.01) if optimizer == "sgd" else (2e-3, 1e-3)
+    configs = [base.replace(lr=lr, weight_decay=wd, seed=k + 1) for k, (lr, wd) in enumerate(zip(lrs, (1e-4, 0.05)))]
+    model, hist, diverged = sweep.fit(configs, small.train_x, small.train_y, small.test_x, small.test_y,
+                                      progress=False)
+    assert diverged == [None, None] and model.batch_norm
+    for k, c in enumerate(configs):
+        torch.manual_seed(c.seed)
+        net = Network(c.sizes, c.activation, c.init)
+        norms = torch.nn.ModuleList(torch.nn.BatchNorm1d(o) for o in c.sizes[1:-1])
+        for layer in net.layers[:-1]:  # the normalized layers' biases stay 0 (as bias=False)
+            layer.bias.requires_grad_(False)
+        both = torch.nn.ModuleList([net, norms])
+        opt = make_optimizer(both, c.optimizer, c.lr, c.momentum, c.nesterov, c.betas, c.weight_decay)
+        sched = make_scheduler(opt, c.schedule, c.step_size, c.gamma, c.epochs, c.warmup_epochs)
+        average = AveragedModel(both, multi_avg_fn=get_ema_multi_avg_fn(c.ema), use_buffers=False)
+        loader = DataLoader(TensorDataset(small.train_x, small.train_y), batch_size=c.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(c.data_seed))
+        masks = torch.Generator().manual_seed(c.seed)
+
+        def drop(h, p):
+            return h * (torch.bernoulli(torch.full(h.shape, 1 - p), generator=masks) / (1 - p))
+
+        for _ in range(c.epochs):
+            for x, y in loader:
+                h = drop(x, c.input_dropout)
+                for layer, norm in zip(net.layers[:-1], norms):
+                    h = drop(torch.relu(norm(layer(h))), c.dropout)
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net.layers[-1](h), y).backward()
+                opt.step()
+                with torch.no_grad():
+                    for layer in net.layers[:-1]:
+                        layer.weight.copy_(torch.renorm(layer.weight, 2, 0, c.max_norm))
+                average.update_parameters(both)
+            sched.step()
+        ref_net, ref_norms = average.module
+        ours = [t[k] for pair in zip(model.W, model.b) for t in pair] + \
+               [t[k] for pair in zip(model.gamma, model.beta) for t in pair] + \
+               [t[k] for pair in model.running for t in pair]
+        theirs = [t.detach() for layer in ref_net.layers for t in (layer.weight, layer.bias)] + \
+                 [t.detach() for n in ref_norms for t in (n.weight, n.bias)] + \
+                 [t for n in norms for t in (n.running_mean, n.running_var)]  # the trained net's statistics
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        ref_norms.load_state_dict({**ref_norms.state_dict(), **{
+            f"{i}.{name}": getattr(n, name) for i, n in enumerate(norms) for name in ("running_mean", "running_var")}})
+        ref_norms.eval()
+        h = small.test_x
+        for layer, norm in zip(ref_net.layers[:-1], ref_norms):
+            h = torch.relu(norm(layer(h)))
+        accuracy = (ref_net.layers[-1](h).argmax(1) == small.test_y).float().mean()
+        assert hist[k]["eval_acc"][-1] == pytest.approx(float(accuracy), abs=1e-6)
+
+
 def test_max_norm_renorms_hidden_rows_only():
     """Rows of hidden layers over the bound are scaled to it (as torch.renorm); the output layer and a
     config without a bound are untouched."""

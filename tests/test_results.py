@@ -229,13 +229,15 @@ def test_second_process_waits_for_the_group_then_skips_it(small, tmp_path):
 
 # -- 8. checkpoints -----------------------------------------------------------------------
 @pytest.mark.parametrize("optimizer, recipe", [("sgd", "regularized"), ("adam", "regularized"), ("adam", "narrow"),
-                                               ("adamw", "averaged")])
+                                               ("adamw", "averaged"), ("sgd", "normalized")])
 def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer, recipe):
     """Stopped right after epoch 1's checkpoint of 3, then `run` again: the same record as uninterrupted
     (in both engines: dropout and distortions in the torch ops, a narrow net in the compiled epoch,
-    where Adam's step count must carry over; and a weight average, which the checkpoint must keep)."""
+    where Adam's step count must carry over; and a weight average and batch norm's running statistics,
+    which the checkpoint must keep)."""
     extra = {"regularized": dict(dropout=0.2, augment="affine"), "narrow": {},
-             "averaged": dict(dropout=0.2, ema=0.9, weight_decay=0.01)}[recipe]
+             "averaged": dict(dropout=0.2, ema=0.9, weight_decay=0.01),
+             "normalized": dict(batch_norm=True, dropout=0.1)}[recipe]
     configs = [RunConfig(epochs=3, batch_size=50, optimizer=optimizer, lr=lr, schedule="cosine", **extra)
                for lr in (0.003, 0.001)]
     whole = sweep.train_many(configs, small, root=tmp_path / "a", progress=False, checkpoint_every=0)

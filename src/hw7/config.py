@@ -28,7 +28,7 @@ PER_CONFIG = ("lr", "momentum", "betas", "weight_decay", "step_size", "gamma", "
 # Fields added after runs were stored. ``key`` leaves each out while it holds its default,
 # so every run stored before it existed keeps its key (and a config that does not use
 # it is the same run as before); a new field with a default that changes nothing goes here.
-ADDED_FIELDS = ("input_dropout", "max_norm", "warmup_epochs", "ema")
+ADDED_FIELDS = ("input_dropout", "max_norm", "warmup_epochs", "ema", "batch_norm")
 
 
 def option(default, help: str, **argparse_kw):
@@ -41,6 +41,8 @@ class RunConfig:
     sizes: tuple[int, ...] = option((784, 30, 10), "layer widths, input 784 to output 10")
     activation: str = option("sigmoid", "hidden activation", choices=ACTIVATIONS)
     init: str = option("xavier_normal", "weight initialization", choices=INITS)
+    batch_norm: bool = option(False, "batch normalization of each hidden layer before its activation "
+                              "(as nn.BatchNorm1d: a scale and shift per unit, running statistics for evaluation)")
     dropout: float = option(0.0, "dropout probability of hidden units, in [0, 1)")
     input_dropout: float = option(0.0, "dropout probability of input pixels, in [0, 1) (inverted scaling, "
                                   "masks from the seed like hidden dropout)")
@@ -117,7 +119,9 @@ class RunConfig:
 
     @property
     def n_params(self) -> int:
-        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:]))
+        """Weights and biases (and batch norm's scales and shifts)."""
+        norm = 2 * sum(self.sizes[1:-1]) if self.batch_norm else 0
+        return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:])) + norm
 
 
 def _check(ok: bool, name: str, value, allowed: str) -> None:

@@ -33,7 +33,7 @@ them; the roundings are not theirs, which is why these runs carry their own
 engine version.
 
 Scope (`handles`): hidden layers at most ``MAX_WIDTH`` wide, SGD or Adam, no
-dropout, no augmentation and no weight average (fields a stacked group
+dropout, batch norm, augmentation or weight average (fields a stacked group
 shares), on the CPU; max-norm bounds are
 applied (they may differ within a group). Wider layers are left to MKL's GEMM
 (faster there, and there the per-call overhead no longer matters), as are the
@@ -467,7 +467,8 @@ _loaded: dict[str, ctypes.CDLL] = {}
 def handles(config: RunConfig) -> bool:
     """Whether ``config`` trains through this kernel (and so under ``ENGINE_VERSION``)."""
     return (max(config.sizes[1:-1], default=0) <= MAX_WIDTH and config.dropout == 0 and config.input_dropout == 0
-            and config.augment == "none" and config.optimizer in ("sgd", "adam") and config.ema == 0)
+            and config.augment == "none" and config.optimizer in ("sgd", "adam") and config.ema == 0
+            and not config.batch_norm)
 
 
 def kernel() -> ctypes.CDLL:

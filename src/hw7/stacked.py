@@ -44,17 +44,27 @@ class StackedMLP:
         norms = [c.max_norm for c in configs]
         self.max_norm = norms[0] if len(set(norms)) == 1 else norms
         K, shapes = self.K, list(zip(c0.sizes[1:], c0.sizes[:-1]))
-        n = sum(K * (o * i + o) for o, i in shapes)
+        # per config: W_0, b_0, (with batch norm: its scale and shift), W_1, ...; each block holds all K configs
+        self.batch_norm = c0.batch_norm
+        normed = [c0.batch_norm and l < len(shapes) - 1 for l in range(len(shapes))]
+        self.block_sizes = [size for (o, i), bn in zip(shapes, normed) for size in ((o * i, o) + (o, o) * bn)]
+        n = K * sum(self.block_sizes)
         self.theta, self.grad = torch.empty(n, device=device), torch.zeros(n, device=device)
         self.W, self.b, self.gW, self.gb, off = [], [], [], [], 0
-        self.block_sizes = [size for o, i in shapes for size in (o * i, o)]  # per config: W_0, b_0, W_1, ...
-        for o, i in shapes:
+        self.gamma, self.beta, self.g_gamma, self.g_beta, self.running = [], [], [], [], []
+        for (o, i), bn in zip(shapes, normed):
             for buf, views in ((self.theta, self.W), (self.grad, self.gW)):
                 views.append(buf[off:off + K * o * i].view(K, o, i))
             off += K * o * i
-            for buf, views in ((self.theta, self.b), (self.grad, self.gb)):
-                views.append(buf[off:off + K * o].view(K, o))
-            off += K * o
+            vectors = ((self.b, self.gb),) + ((self.gamma, self.g_gamma), (self.beta, self.g_beta)) * bn
+            for values, grads in vectors:
+                values.append(self.theta[off:off + K * o].view(K, o))
+                grads.append(self.grad[off:off + K * o].view(K, o))
+                off += K * o
+            if bn:  # nn.BatchNorm1d's initial scale 1, shift 0, running mean 0 and variance 1
+                self.gamma[-1].fill_(1.0)
+                self.beta[-1].fill_(0.0)
+                self.running.append((torch.zeros(K, o, device=device), torch.ones(K, o, device=device)))
         for k, c in enumerate(configs):
             # the same initial weights as torch.manual_seed(seed); Network(...) trained alone. Only the CPU
             # generator: seeding CUDA's too (what torch.manual_seed adds) costs 0.7 ms per call without a GPU
@@ -77,12 +87,16 @@ class StackedMLP:
         self.seg_config = torch.arange(K, dtype=torch.int32).repeat(len(self.block_sizes))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """What a checkpoint needs: the parameters and the dropout generators' states."""
+        """What a checkpoint needs: the parameters, the dropout generators' states and (batch norm)
+        the running statistics."""
         return {"theta": self.theta.detach().cpu().clone(),
-                "dropout_gens": torch.stack([g.get_state() for g in self.dropout_gens])}
+                "dropout_gens": torch.stack([g.get_state() for g in self.dropout_gens]),
+                "running": [t.cpu().clone() for pair in self.running for t in pair]}
 
     def load_state_dict(self, d: dict[str, torch.Tensor]) -> None:
         self.theta.copy_(d["theta"])
+        for t, saved in zip((t for pair in self.running for t in pair), d.get("running", [])):
+            t.copy_(saved)
         for g, state in zip(self.dropout_gens, d["dropout_gens"]):
             g.set_state(state.clone())  # a row of the stacked states is a view; set_state needs its own storage
 
@@ -134,13 +148,18 @@ class StackedMLP:
             z = z.view(B, K, -1).transpose(0, 1)  # [K, B, H0]
         else:  # each config its own dropped-out input [K, B, 784]
             z = torch.baddbmm(self.b_row[0], x * in_mask, self.W_t[0])
-        saved = [(x, in_mask)]  # per layer: (its input before dropout: x or an activation output, mask or None)
+        # per layer: (its input before dropout: x or an activation output, mask or None,
+        # the batch norm's normalized values and inverse deviation before that activation, or None)
+        saved = [(x, in_mask, None)]
         for l in range(1, L + 1):
             if l == L:
                 return z, saved
+            norm = None
+            if self.batch_norm:
+                z, norm = self._batch_norm(z, l - 1, train)
             h = self._act_(z)
             mask = self._dropout_mask(h.shape[1:], self.dropout) if train and self.dropout else None
-            saved.append((h, mask))
+            saved.append((h, mask, norm))
             h_in = h * mask if mask is not None else h
             z = torch.baddbmm(self.b_row[l], h_in, self.W_t[l])
         return z, saved
@@ -153,7 +172,7 @@ class StackedMLP:
         loss = -(logp * onehot).sum(-1).mean(1)
         dz = logp.exp_().sub_(onehot).div_(B)  # d loss / d logits
         for l in range(L - 1, 0, -1):
-            h, mask = saved[l]
+            h, mask, norm = saved[l]
             h_in = h * mask if mask is not None else h
             torch.bmm(dz.transpose(1, 2), h_in, out=self.gW[l])
             torch.sum(dz, 1, out=self.gb[l])
@@ -161,15 +180,46 @@ class StackedMLP:
             if mask is not None:
                 dh.mul_(mask)
             dz = dh.mul_(self._act_grad(h))
+            if norm is not None:
+                dz = self._batch_norm_grad(dz, l - 1, *norm)
         in_mask = saved[0][1]
         if in_mask is not None:
             torch.bmm(dz.transpose(1, 2), x * in_mask, out=self.gW[0])
             torch.sum(dz, 1, out=self.gb[0])
-            return loss
-        dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
-        torch.mm(dz0.t(), x, out=self.gW0)
-        torch.sum(dz0, 0, out=self.gb[0].view(-1))
+        else:
+            dz0 = dz.transpose(0, 1).reshape(B, -1)  # [B, K*H0], matching the fused first layer
+            torch.mm(dz0.t(), x, out=self.gW0)
+            torch.sum(dz0, 0, out=self.gb[0].view(-1))
+        for j in range(len(self.running)):
+            # batch norm removes any constant: the bias of a normalized layer has gradient 0 (up to
+            # rounding, which Adam would blow up into steps of size lr). It starts at 0 and stays
+            # there, as nn.Linear(bias=False) would.
+            self.gb[j].zero_()
         return loss
+
+    # -- batch normalization (nn.BatchNorm1d: eps 1e-5, momentum 0.1) ------------
+    def _batch_norm(self, z: torch.Tensor, j: int, train: bool) -> tuple[torch.Tensor, tuple]:
+        """Hidden layer j's pre-activations z [K, B, H] normalized over the batch (in training; the
+        running statistics in evaluation), scaled and shifted per config; also what the gradient needs."""
+        mean, var = self.running[j]
+        if train:
+            B = z.shape[1]
+            batch_var, batch_mean = torch.var_mean(z, 1, correction=0)
+            mean.mul_(0.9).add_(batch_mean, alpha=0.1)  # the running variance is the unbiased one
+            var.mul_(0.9).add_(batch_var * (B / (B - 1)), alpha=0.1)
+            mean, var = batch_mean, batch_var
+        inv = (var + 1e-5).rsqrt_().unsqueeze(1)
+        zhat = (z - mean.unsqueeze(1)).mul_(inv)
+        return torch.addcmul(self.beta[j].unsqueeze(1), zhat, self.gamma[j].unsqueeze(1)), (zhat, inv)
+
+    def _batch_norm_grad(self, dy: torch.Tensor, j: int, zhat: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+        """The gradient of the loss at hidden layer j's pre-activations, from that at the batch norm's
+        output; fills the gradients of its scale and shift."""
+        torch.sum(dy * zhat, 1, out=self.g_gamma[j])
+        torch.sum(dy, 1, out=self.g_beta[j])
+        d = dy * self.gamma[j].unsqueeze(1)  # d loss / d zhat
+        centered = d - d.mean(1, keepdim=True) - zhat * (d * zhat).mean(1, keepdim=True)
+        return centered.mul_(inv)
 
     @torch.no_grad()
     def apply_max_norm_(self) -> None:
@@ -403,7 +453,8 @@ class StackedEMA:
     ``torch.optim.swa_utils.AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay))``: the first
     update copies the weights, each later one moves the average toward them by ``1 - decay``
     (``lerp``). Updated after every optimizer step; ``swapped()`` puts the average in the model's
-    place (to evaluate it) and back."""
+    place (to evaluate it) and back. Batch norm's running statistics are not averaged: the average
+    is evaluated with the trained network's (``AveragedModel(use_buffers=False)``)."""
 
     def __init__(self, model: StackedMLP, decay: float):
         self.model, self.decay, self.n = model, decay, 0
