@@ -65,12 +65,14 @@ class StackedMLP:
                 self.gamma[-1].fill_(1.0)
                 self.beta[-1].fill_(0.0)
                 self.running.append((torch.zeros(K, o, device=device), torch.ones(K, o, device=device)))
+        nets: dict[tuple, Network] = {}  # a sweep's configs share seeds: one network per seed
         for k, c in enumerate(configs):
-            # the same initial weights as torch.manual_seed(seed); Network(...) trained alone. Only the CPU
-            # generator: seeding CUDA's too (what torch.manual_seed adds) costs 0.7 ms per call without a GPU
-            torch.default_generator.manual_seed(c.seed)
-            net = Network(c.sizes, c.activation, c.init)
-            for l, layer in enumerate(net.layers):
+            if (c.seed, c.init) not in nets:
+                # the same initial weights as torch.manual_seed(seed); Network(...) trained alone. Only the CPU
+                # generator: seeding CUDA's too (what torch.manual_seed adds) costs 0.7 ms per call without a GPU
+                torch.default_generator.manual_seed(c.seed)
+                nets[c.seed, c.init] = Network(c.sizes, c.activation, c.init)
+            for l, layer in enumerate(nets[c.seed, c.init].layers):
                 self.W[l][k] = layer.weight.detach().to(device)
                 self.b[l][k] = layer.bias.detach().to(device)
         self.dropout_gens = [torch.Generator().manual_seed(c.seed) for c in configs]
