@@ -18,7 +18,7 @@ test: $(STAMP)     ## the test suite (includes rendering the book from the store
 	$(PY) -m pytest
 
 bench: $(STAMP)    ## speed benchmarks (prints ratios; not part of the tests)
-	$(PY) -m hw7 bench
+	$(PY) -m hw7bench
 
 preview: $(STAMP)  ## live preview: quarto preview, else re-render on save and serve _book/
 	$(PY) -m hw7 preview

@@ -38,12 +38,6 @@ def cmd_preview(args: argparse.Namespace) -> None:
     preview(ROOT, port=args.port)
 
 
-def cmd_bench(args: argparse.Namespace) -> None:
-    from hw7.bench import main as bench
-
-    bench(args.which)
-
-
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (``--threads 0`` or ``--max-group -1`` is a usage error)."""
     try:
@@ -187,10 +181,6 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("preview", help="quarto preview, else re-render on save and serve _book/")
     p.add_argument("--port", type=int, default=4848)
     p.set_defaults(func=cmd_preview)
-
-    p = sub.add_parser("bench", help="speed benchmarks, printed as ratios")
-    p.add_argument("which", nargs="*", default=["descent", "training"])
-    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
     p.add_argument("names", nargs="+")

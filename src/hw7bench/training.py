@@ -219,15 +219,3 @@ def training() -> None:
     peak = queue.get()
     child.join()
     print(f"peak memory of a K = 11 sweep (own process, MNIST in memory): {peak:.2f} GB (goal <= 2 GB)")
-
-
-def main(which: list[str] | tuple[str, ...] = ("descent", "training")) -> None:
-    """Run the named benchmarks: ``descent`` (Problem 1) and ``training`` (the engine)."""
-    for name in which:
-        if name == "descent":
-            from hw7.bench_descent import main as descent
-            descent()
-        elif name == "training":
-            training()
-        else:
-            raise ValueError(f"unknown benchmark {name!r}; allowed: descent, training")
