@@ -13,6 +13,7 @@ from hw7 import store, sweep
 from hw7.config import ADDED_FIELDS, RunConfig, lr_at
 from hw7.data import MNIST
 from hw7.nets import Network
+from hw7.stacked import StackedSGD
 from hw7.training import make_optimizer, make_scheduler, train
 
 
@@ -477,6 +478,20 @@ def _optimizer_pair(configs, fused_kernel: bool):
     return model, opt
 
 
+def assert_same_steps(first, second, neg_lr: torch.Tensor, gen: torch.Generator, steps: int = 5) -> None:
+    """Both (model, optimizer) pairs take the same random gradients: parameters and state bit for bit equal."""
+    (m1, o1), (m2, o2) = first, second
+    for _ in range(steps):
+        g = torch.randn(m1.grad.shape, generator=gen) * 0.1
+        m1.grad.copy_(g)
+        m2.grad.copy_(g)
+        o1.step(neg_lr)
+        o2.step(neg_lr)
+    states = ["buf"] if isinstance(o1, StackedSGD) else ["m", "v"]
+    for a, b in [(m1.theta, m2.theta)] + [(getattr(o1, s), getattr(o2, s)) for s in states]:
+        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+
 @pytest.mark.parametrize("configs", [
     [RunConfig(lr=lr) for lr in (0.01, 0.1, 0.5)],  # shared momentum and weight decay
     [RunConfig(lr=0.05, momentum=m, weight_decay=w, seed=i) for i, (m, w) in enumerate([(0.8, 1e-5), (0.5, 1e-3), (0.9, 0.0)])],
@@ -498,15 +513,7 @@ def test_fused_step_equals_torch_ops_bitwise(configs, lr_shape):
     neg_lr = torch.tensor([-c.lr for c in configs])
     if lr_shape == "per-element":
         neg_lr = m1.expand(neg_lr)
-    for _ in range(5):
-        g = torch.randn(m1.grad.shape, generator=gen) * 0.1
-        m1.grad.copy_(g)
-        m2.grad.copy_(g)
-        o1.step(neg_lr)
-        o2.step(neg_lr)
-    states = ["buf"] if configs[0].optimizer == "sgd" else ["m", "v"]
-    for a, b in [(m1.theta, m2.theta)] + [(getattr(o1, s), getattr(o2, s)) for s in states]:
-        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+    assert_same_steps((m1, o1), (m2, o2), neg_lr, gen)
 
 
 def test_fused_adamw_step_equals_torch_ops_bitwise():
@@ -519,14 +526,7 @@ def test_fused_adamw_step_equals_torch_ops_bitwise():
     (m1, o1), (m2, o2) = _optimizer_pair(configs, True), _optimizer_pair(configs, False)
     assert o1.kernel is not None and o2.kernel is None
     neg_lr, gen = torch.tensor([-1e-3, -3e-3]), torch.Generator().manual_seed(0)
-    for _ in range(5):
-        g = torch.randn(m1.grad.shape, generator=gen) * 0.1
-        m1.grad.copy_(g)
-        m2.grad.copy_(g)
-        o1.step(neg_lr)
-        o2.step(neg_lr)
-    for a, b in [(m1.theta, m2.theta), (o1.m, o2.m), (o1.v, o2.v)]:
-        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+    assert_same_steps((m1, o1), (m2, o2), neg_lr, gen)
     with pytest.raises(ValueError, match="one learning rate per config"):
         o1.step(torch.full_like(m1.theta, -1e-3))
 
