@@ -102,3 +102,12 @@ def test_compiled_epoch_checks_its_tensors(small):
     x = small.train_x.to(torch.float64)
     with pytest.raises(ValueError, match="contiguous torch.float32 CPU"):
         sweep.fit([RunConfig(epochs=1)], x, small.train_y, small.test_x, small.test_y, progress=False)
+
+
+def test_narrow_runs_train_on_the_cpu_whatever_the_device(small, monkeypatch, capsys, tmp_path):
+    """Asked for a GPU, a narrow network still trains through the compiled epoch, says so, and its
+    record names the CPU."""
+    monkeypatch.setattr(sweep, "resolve_device", lambda device: torch.device("cuda"))
+    (record,) = sweep.train_group([RunConfig(epochs=1)], small, device="cuda", progress=False, root=tmp_path)
+    assert "784-30-10 trains through the compiled epoch, on the CPU (not cuda)" in capsys.readouterr().err
+    assert record["environment"]["device"] == "cpu" and record["engine_version"] == 2

@@ -248,8 +248,10 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
     once the records are stored.
     """
     dev = resolve_device(device)
-    if epoch_kernel.handles(configs[0]):
-        dev = torch.device("cpu")  # narrow networks train through the compiled epoch (fastest there, too)
+    if epoch_kernel.handles(configs[0]) and dev.type != "cpu":  # the compiled epoch: CPU only (fastest there, too)
+        print(f"{'-'.join(map(str, configs[0].sizes))} trains through the compiled epoch, on the CPU "
+              f"(not {dev.type})", file=sys.stderr)
+        dev = torch.device("cpu")
     mnist = mnist or load_mnist()
     tensors = [t.to(dev) for t in split_for(configs[0], mnist)]
     keys = [store.key_of(c) for c in configs]
