@@ -88,6 +88,9 @@ def test_findings_are_frozen_numbers(found):
     assert p1.c["momentum"].diverged_at > 0 and p1.b["momentum"].final_error < 1e-10
     assert 3e-4 in p2.adam_tied and 1e-3 in p2.adam_tied
     assert p3.shallow_tuned.test == p2.tuned.test  # 3 (b) compares with the best shallow net of 2 (c)
+    # 3 (c) says the batch-normalized recipe goes further on the validation split than the searched network
+    assert p3.batchnorm_val.mean > max(p3.search.chosen_value, *(r[1] for r in p3.regularized))
+    assert p3.batchnorm.eval_on == "val" and p3.batchnorm_val.n == 1
 
 
 def test_depth_comparison_reads_the_stored_runs(found):

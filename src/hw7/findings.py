@@ -378,6 +378,9 @@ class Problem3:
     regularized: tuple[tuple[float, float, float, float], ...]  # (dropout, accuracy, loss, training accuracy)
     regularized_epochs: int
     depth: tuple[DepthArm, ...]  # one hidden layer (the reference), then the deeper arms at equal parameters
+    batchnorm: RunConfig  # a batch-normalized recipe, trained on the fit images (seed 0)
+    batchnorm_val: Accuracy  # its validation accuracy after the last epoch
+    batchnorm_train: float  # and its accuracy on 10,000 training images then
 
     @property
     def committees(self) -> tuple[tuple[str, str, Tuned], ...]:
@@ -397,6 +400,7 @@ def _ratio(df: pd.DataFrame) -> Ratio:
 def problem3() -> Problem3:
     """Problem 3's numbers: the deep sigmoid and ReLU nets, the deep search and its tuned net."""
     from hw7 import tune
+    from hw7.experiments import experiment
 
     sig, relu = S.runs("p3-sigmoid"), S.runs("p3-relu")
     shallow = S.by(S.runs("p2-sgd"))
@@ -404,6 +408,7 @@ def problem3() -> Problem3:
     trials = tune.trials_frame(tune.load("problem3"))
     high = trials[trials["dropout"] >= 0.3]
     reg = S.variant_table(S.runs("p3-regularized"), "dropout")
+    bn = S.runs("p3-batchnorm-val")
     return Problem3(
         sigmoid=_final(sig), relu=_final(relu), chance=S.majority_rate(),
         ratio_sigmoid=_ratio(sig), ratio_relu=_ratio(relu),
@@ -419,4 +424,6 @@ def problem3() -> Problem3:
         tuned=_tuned("p3-best"), expanded=_tuned("p3-best-expanded"),
         regularized=tuple((float(r.dropout), float(r.accuracy), float(r.loss), float(r["training accuracy"]))
                           for _, r in reg.iterrows()),
-        regularized_epochs=int(S.runs("p3-regularized")["epoch"].max()), depth=depth_arms())
+        regularized_epochs=int(S.runs("p3-regularized")["epoch"].max()), depth=depth_arms(),
+        batchnorm=experiment("p3-batchnorm-val")[0], batchnorm_val=_final(bn),
+        batchnorm_train=float(S.final(bn)["train_acc"].iloc[0]))
