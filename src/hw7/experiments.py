@@ -95,11 +95,12 @@ EXPERIMENTS = {
     "p3-regularized": lambda: regularized("problem3"),
     "p3-depth": lambda: same_recipe_deeper("p2-best"),
     "p3-batchnorm-val": lambda: [BATCHNORM_RECIPE],
+    "p3-batchnorm": lambda: seeded(BATCHNORM_RECIPE.replace(eval_on="test")),
 }
 # Experiments whose records keep the final model's outputs on the evaluation images: the predicted
 # digits (confusion matrices, error galleries) and the softmax probabilities (committees of seeds).
 WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
-WITH_PROBABILITIES = WITH_PREDICTIONS | {"p3-depth"}
+WITH_PROBABILITIES = WITH_PREDICTIONS | {"p3-depth", "p3-batchnorm"}
 
 
 def experiment(name: str) -> list[RunConfig]:
