@@ -96,6 +96,7 @@ EXPERIMENTS = {
     "p3-depth": lambda: same_recipe_deeper("p2-best"),
     "p3-batchnorm-val": lambda: [BATCHNORM_RECIPE],
     "p3-batchnorm": lambda: seeded(BATCHNORM_RECIPE.replace(eval_on="test")),
+    "p3-batchnorm-val-long": lambda: [BATCHNORM_RECIPE.replace(epochs=200, warmup_epochs=60)],
 }
 # Experiments whose records keep the final model's outputs on the evaluation images: the predicted
 # digits (confusion matrices, error galleries) and the softmax probabilities (committees of seeds).
