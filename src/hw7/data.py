@@ -157,7 +157,7 @@ def ensure_mnist(root: str | os.PathLike | None = None,
         + (f" ({'; '.join(tried)})" if tried else "")
         + ".\nPlace the four original files there (torchvision's layout):\n  "
         + "\n  ".join(SHA256)
-        + f"\nor point HW7_DATA at a folder holding MNIST/raw/ (e.g. HW7_DATA=../shared/data)."
+        + "\nor point HW7_DATA at a folder holding MNIST/raw/ (e.g. HW7_DATA=../shared/data)."
     )
 
 

@@ -15,9 +15,13 @@ def _acc(a: Accuracy) -> str:
     return pm(a.mean, a.sd)
 
 
-def _tuned(net: Tuned) -> str:
+def _seeds(test: Accuracy, committee: float | None) -> str:
     """The single networks' accuracy over seeds, then (where stored) the committee of those seeds."""
-    return _acc(net.test) + ("" if net.committee is None else f"; committee of the seeds {fixed(net.committee)}")
+    return _acc(test) + ("" if committee is None else f"; committee of the seeds {fixed(committee)}")
+
+
+def _tuned(net: Tuned) -> str:
+    return _seeds(net.test, net.committee)
 
 
 def _settled(r: Descent1) -> str:
@@ -62,6 +66,8 @@ def mnist_rows() -> list[dict]:
                    f"accuracy {_acc(p3.relu)}"},
         {"part": "3 (c)", "question": "tuned deep dense net", "answer": _tuned(p3.tuned)},
         {"part": "3 (c)", "question": "tuned deep dense net, expanded data", "answer": _tuned(p3.expanded)},
+        {"part": "3 (c)", "question": "deep dense net with batch norm and AdamW, chosen on validation",
+         "answer": _seeds(p3.batchnorm_test, p3.batchnorm_committee)},
         {"part": "3 (c)", "question": "depth alone: " + listing([str(len(a.hidden)) for a in p3.depth])
                                       + " hidden layers, equal parameters, trained alike",
          "answer": "; ".join(_acc(a.test) for a in p3.depth)},

@@ -168,7 +168,7 @@ class StackedMLP:
 
     def loss_and_grad(self, x: torch.Tensor, y: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         """Cross-entropy per config [K]; fills ``self.grad`` with its gradient."""
-        K, B, L = self.K, x.shape[0], len(self.W)
+        B, L = x.shape[0], len(self.W)
         logits, saved = self.forward(x, train=True)
         logp = logits.log_softmax(-1)
         loss = -(logp * onehot).sum(-1).mean(1)

@@ -124,7 +124,7 @@ def epoch_acc(df: pd.DataFrame, lr: float, epoch: int) -> float:
 
 def experiment_table() -> pd.DataFrame:
     """Every stored experiment and search, named by the command that recomputes it (a code span),
-    with its runs, epochs trained and the compute it took."""
+    with its runs, epochs trained, the compute it took and the threads each process trained with (recorded by runs, not by trials: "–")."""
     from hw7.experiments import EXPERIMENTS
 
     rows = []
@@ -139,7 +139,8 @@ def experiment_table() -> pd.DataFrame:
         df = store.frame(stored)
         rows.append({"experiment (the command that recomputes it)": f"`python -m hw7 run {name}`",
                      "runs stored": f"{len(stored)} of {len(found)}", "epochs": f"{len(df):,}",
-                     "compute (min)": f"{compute_seconds(df) / 60:.1f}"})
+                     "compute (min)": f"{compute_seconds(df) / 60:.1f}",
+                     "threads": ", ".join(str(t) for t in sorted({r["environment"]["threads"] for r in stored}))})
     from hw7 import tune
 
     for name in tune.SPACES:
@@ -150,7 +151,7 @@ def experiment_table() -> pd.DataFrame:
         command = f"`python -m hw7 tune {name} --trials {len(trials)}`"
         rows.append({"experiment (the command that recomputes it)": command,
                      "runs stored": f"{len(trials)} trials", "epochs": f"{int(trials['epochs_run'].sum()):,}",
-                     "compute (min)": f"{float(trials['seconds'].sum()) / 60:.1f}"})
+                     "compute (min)": f"{float(trials['seconds'].sum()) / 60:.1f}", "threads": "–"})
     return pd.DataFrame(rows)
 
 
