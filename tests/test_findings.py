@@ -91,6 +91,9 @@ def test_findings_are_frozen_numbers(found):
     # 3 (c) says the batch-normalized recipe goes further on the validation split than the searched network
     assert p3.batchnorm_val.mean > max(p3.search.chosen_value, *(r[1] for r in p3.regularized))
     assert p3.batchnorm.eval_on == "val" and p3.batchnorm_val.n == 1
+    # the longer schedule "raises the validation accuracy"; only the schedule differs
+    assert p3.batchnorm_long_val.mean > p3.batchnorm_val.mean and p3.batchnorm_long_val.n == 1
+    assert p3.batchnorm_long.replace(epochs=p3.batchnorm.epochs, warmup_epochs=p3.batchnorm.warmup_epochs) == p3.batchnorm
     # ... and, retrained on all images (three seeds), "does better still" than the searched network and
     # "comes closest" of the report's networks on the original images; its committee is stored
     assert p3.batchnorm_test.n == 3 and p3.batchnorm_committee is not None

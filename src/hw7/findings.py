@@ -381,6 +381,8 @@ class Problem3:
     batchnorm: RunConfig  # a batch-normalized recipe, trained on the fit images (seed 0)
     batchnorm_val: Accuracy  # its validation accuracy after the last epoch
     batchnorm_train: float  # and its accuracy on 10,000 training images then
+    batchnorm_long: RunConfig  # the recipe with a longer schedule, on the fit images (seed 0)
+    batchnorm_long_val: Accuracy  # its validation accuracy after the last epoch
     batchnorm_test: Accuracy  # the recipe retrained on all training images, on the test set (seeds)
     batchnorm_committee: float | None  # the committee of those seeds
 
@@ -429,4 +431,5 @@ def problem3() -> Problem3:
         regularized_epochs=int(S.runs("p3-regularized")["epoch"].max()), depth=depth_arms(),
         batchnorm=experiment("p3-batchnorm-val")[0], batchnorm_val=_final(bn),
         batchnorm_train=float(S.final(bn)["train_acc"].iloc[0]),
+        batchnorm_long=experiment("p3-batchnorm-val-long")[0], batchnorm_long_val=_final(S.runs("p3-batchnorm-val-long")),
         batchnorm_test=_final(S.runs("p3-batchnorm")), batchnorm_committee=committee(("p3-batchnorm",)))
