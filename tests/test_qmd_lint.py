@@ -89,3 +89,20 @@ def test_inline_numbers_are_computed():
     for ch in load_book(ROOT).chapters:
         prose = re.sub(r"```\{python\}.*?```", "", ch.path.read_text(encoding="utf-8"), flags=re.S)
         assert not typed.search(prose), f"{ch.path.name}: {typed.search(prose).group()}"
+
+
+# An inline integer at the start of a line, followed by "." or ")", becomes "60) ..." before Pandoc
+# parses the page (Quarto, like our path, substitutes inline values into the Markdown first), and
+# inside a list item Pandoc reads that as a new numbered list.
+LIST_MARKER = re.compile(r"^\s*`\{python\} m\.(?:count|steps)\([^`]*`[.)](?:\s|$)", re.M)
+
+
+def test_no_inline_integer_can_start_a_numbered_list():
+    for ch in load_book(ROOT).chapters:
+        found = LIST_MARKER.search(ch.path.read_text(encoding="utf-8"))
+        assert not found, f"{ch.path.name}: {found.group().strip()!r} starts a line; move a word before it"
+
+
+def test_the_list_marker_rule_catches_what_broke_a_paragraph():
+    assert LIST_MARKER.search("  warm-up\n  `{python} m.count(P.warmup)`) raises the")
+    assert not LIST_MARKER.search("  `{python} m.fixed(P.val)`. The next")
