@@ -74,6 +74,17 @@ def test_equal_width_gives_the_closest_parameter_count():
         equal_width(1000, 0)
 
 
+def test_at_depth_counts_batch_norm_parameters():
+    """The one-layer batch-norm network matches the two-layer one's count, scales and shifts included."""
+    from hw7.experiments import LONG_BATCHNORM_RECIPE, SHALLOW_BATCHNORM_RECIPE, at_depth
+
+    deep, shallow = LONG_BATCHNORM_RECIPE, SHALLOW_BATCHNORM_RECIPE
+    assert shallow == at_depth(deep, 1) and shallow.replace(sizes=deep.sizes) == deep
+    assert shallow.sizes == (784, 3011, 10)  # 797 w + 10 = 2,400,010 at w ≈ 3011.3; without batch norm 3019
+    assert abs(shallow.n_params - deep.n_params) <= 797 // 2
+    assert at_depth(deep, 2) == deep  # a network already at its depth keeps its widths
+
+
 def test_depth_experiment_changes_only_the_sizes():
     shallow, deep = experiment("p2-best"), experiment("p3-depth")
     assert len(deep) == 2 * len(shallow)

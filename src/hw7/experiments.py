@@ -39,14 +39,15 @@ def best_of(study: str, augment: str = "none") -> list[RunConfig]:
     return configs
 
 
-def equal_width(params: int, depth: int, inputs: int = 784, outputs: int = 10) -> int:
+def equal_width(params: int, depth: int, inputs: int = 784, outputs: int = 10, batch_norm: bool = False) -> int:
     """The width of ``depth`` equal hidden layers whose network has the parameter count (weights
-    and biases) closest to ``params``; of two equally close widths, the smaller."""
+    and biases, and batch norm's scales and shifts with ``batch_norm``) closest to ``params``; of
+    two equally close widths, the smaller."""
     if depth < 1 or params < 1:
         raise ValueError(f"equal_width needs depth >= 1 and params >= 1, got depth={depth}, params={params}")
 
     def count(w: int) -> int:
-        return RunConfig(sizes=(inputs,) + (w,) * depth + (outputs,)).n_params
+        return RunConfig(sizes=(inputs,) + (w,) * depth + (outputs,), batch_norm=batch_norm).n_params
 
     # count(w) grows with w, so bisect for the first width at or above params, then compare with the one below
     lo, hi = 1, max(1, params)
@@ -56,15 +57,16 @@ def equal_width(params: int, depth: int, inputs: int = 784, outputs: int = 10) -
     return lo - 1 if lo > 1 and params - count(lo - 1) <= count(lo) - params else lo
 
 
+def at_depth(c: RunConfig, depth: int) -> RunConfig:
+    """``c`` with its hidden layers replaced by ``depth`` equal layers of the closest parameter count:
+    only the sizes change."""
+    width = equal_width(c.n_params, depth, c.sizes[0], c.sizes[-1], c.batch_norm)
+    return c.replace(sizes=(c.sizes[0],) + (width,) * depth + (c.sizes[-1],))
+
+
 def same_recipe_deeper(experiment_name: str, depths=(2, 4)) -> list[RunConfig]:
-    """The experiment's one-hidden-layer configs (every seed) with the hidden layer replaced by
-    ``depth`` equal layers of the same total parameter count: only the sizes change."""
-    out = []
-    for depth in depths:
-        for c in experiment(experiment_name):
-            width = equal_width(c.n_params, depth, c.sizes[0], c.sizes[-1])
-            out.append(c.replace(sizes=(c.sizes[0],) + (width,) * depth + (c.sizes[-1],)))
-    return out
+    """The experiment's one-hidden-layer configs (every seed) at each of ``depths`` (:func:`at_depth`)."""
+    return [at_depth(c, depth) for depth in depths for c in experiment(experiment_name)]
 
 
 def regularized(study: str, dropouts=(0.024085536327043765, 0.2, 0.4), epochs: int = 30) -> list[RunConfig]:
@@ -84,6 +86,9 @@ BATCHNORM_RECIPE = RunConfig(sizes=(784, 1200, 1200, 10), activation="relu", ini
                              schedule="cosine", warmup_epochs=30, epochs=100, batch_size=100, eval_on="val")
 # The same recipe with its schedule stretched to 200 epochs (warm-up 60), on the validation split first.
 LONG_BATCHNORM_RECIPE = BATCHNORM_RECIPE.replace(epochs=200, warmup_epochs=60)
+# And with one hidden layer of the same parameter count: the shallow network's best attempt and, beside
+# the two-layer runs, a comparison of depth under a strong recipe.
+SHALLOW_BATCHNORM_RECIPE = at_depth(LONG_BATCHNORM_RECIPE, 1)
 
 EXPERIMENTS = {
     "p2-sgd": lambda: lr_sweep(BASELINE, SGD_RATES),
@@ -100,6 +105,7 @@ EXPERIMENTS = {
     "p3-batchnorm": lambda: seeded(BATCHNORM_RECIPE.replace(eval_on="test")),
     "p3-batchnorm-val-long": lambda: [LONG_BATCHNORM_RECIPE],
     "p3-batchnorm-long": lambda: seeded(LONG_BATCHNORM_RECIPE.replace(eval_on="test")),
+    "p3-batchnorm-shallow-val": lambda: [SHALLOW_BATCHNORM_RECIPE],
 }
 # Experiments whose records keep the final model's outputs on the evaluation images: the predicted
 # digits (confusion matrices, error galleries) and the softmax probabilities (committees of seeds).
