@@ -385,6 +385,8 @@ class Problem3:
     batchnorm_long_val: Accuracy  # its validation accuracy after the last epoch
     batchnorm_test: Accuracy  # the recipe retrained on all training images, on the test set (seeds)
     batchnorm_committee: float | None  # the committee of those seeds
+    batchnorm_long_test: Accuracy  # the longer schedule (chosen on validation) retrained the same way
+    batchnorm_long_committee: float | None
 
     @property
     def committees(self) -> tuple[tuple[str, str, Tuned], ...]:
@@ -432,4 +434,6 @@ def problem3() -> Problem3:
         batchnorm=experiment("p3-batchnorm-val")[0], batchnorm_val=_final(bn),
         batchnorm_train=float(S.final(bn)["train_acc"].iloc[0]),
         batchnorm_long=experiment("p3-batchnorm-val-long")[0], batchnorm_long_val=_final(S.runs("p3-batchnorm-val-long")),
-        batchnorm_test=_final(S.runs("p3-batchnorm")), batchnorm_committee=committee(("p3-batchnorm",)))
+        batchnorm_test=_final(S.runs("p3-batchnorm")), batchnorm_committee=committee(("p3-batchnorm",)),
+        batchnorm_long_test=_final(S.runs("p3-batchnorm-long")),
+        batchnorm_long_committee=committee(("p3-batchnorm-long",)))

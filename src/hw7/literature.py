@@ -44,6 +44,12 @@ def dropout_range() -> tuple[float, float]:
     return min(found), max(found)
 
 
+def placed(accuracy: float) -> str:
+    """Where an accuracy lies against the dropout and maxout networks, in the report's words."""
+    lo, hi = dropout_range()
+    return "below them" if accuracy < lo else "above them" if accuracy > hi else "within their range"
+
+
 def _accuracy(lo: float, hi: float) -> str:
     """As precise as the paper reports it: ``98.4 %``, ``98.94 – 99.05 %``."""
     def digits(x: float) -> str:
@@ -52,11 +58,14 @@ def _accuracy(lo: float, hi: float) -> str:
 
 
 def _training(c: RunConfig) -> str:
-    """How a network of ours was regularized, in the words of the table's training column."""
+    """How a network of ours was regularized and how long it trained, in the words of the table's
+    training column."""
     if c.batch_norm:
-        return (f"batch norm, {c.optimizer.replace('adamw', 'AdamW')}, dropout {c.input_dropout:.2g} (inputs) "
-                f"and {c.dropout:.2g}")
-    return f"dropout {c.dropout:.2g}" + (", affine and elastic distortions" if c.augment != "none" else "")
+        how = (f"batch norm, {c.optimizer.replace('adamw', 'AdamW')}, dropout {c.input_dropout:.2g} (inputs) "
+               f"and {c.dropout:.2g}")
+    else:
+        how = f"dropout {c.dropout:.2g}" + (", affine and elastic distortions" if c.augment != "none" else "")
+    return f"{how}, {c.epochs} epochs"
 
 
 def _ours(label: str, c: RunConfig, a: Accuracy, committee: float | None) -> dict:
@@ -73,6 +82,7 @@ def comparison_table(p: Problem3) -> pd.DataFrame:
     rows = [_ours("Problem 2", n.config, n.test, n.committee) for n in (p.shallow_tuned, p.shallow_expanded)]
     rows += [_ours("Problem 3", n.config, n.test, n.committee) for n in (p.tuned, p.expanded)]
     rows.append(_ours("Problem 3", p.batchnorm, p.batchnorm_test, p.batchnorm_committee))
+    rows.append(_ours("Problem 3", p.batchnorm_long, p.batchnorm_long_test, p.batchnorm_long_committee))
     rows += [{"network": r.network, "training": r.training, "test accuracy": _accuracy(*r.accuracy),
               "committee of the seeds": "–", "source": f"[@{r.key}]"} for r in PUBLISHED]
     return pd.DataFrame(rows)
