@@ -106,11 +106,12 @@ EXPERIMENTS = {
     "p3-batchnorm-val-long": lambda: [LONG_BATCHNORM_RECIPE],
     "p3-batchnorm-long": lambda: seeded(LONG_BATCHNORM_RECIPE.replace(eval_on="test")),
     "p3-batchnorm-shallow-val": lambda: [SHALLOW_BATCHNORM_RECIPE],
+    "p3-batchnorm-shallow": lambda: seeded(SHALLOW_BATCHNORM_RECIPE.replace(eval_on="test")),
 }
 # Experiments whose records keep the final model's outputs on the evaluation images: the predicted
 # digits (confusion matrices, error galleries) and the softmax probabilities (committees of seeds).
 WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
-WITH_PROBABILITIES = WITH_PREDICTIONS | {"p3-depth", "p3-batchnorm", "p3-batchnorm-long"}
+WITH_PROBABILITIES = WITH_PREDICTIONS | {"p3-depth", "p3-batchnorm", "p3-batchnorm-long", "p3-batchnorm-shallow"}
 
 
 def experiment(name: str) -> list[RunConfig]:
