@@ -94,6 +94,11 @@ def test_findings_are_frozen_numbers(found):
     # the longer schedule "raises the validation accuracy"; only the schedule differs
     assert p3.batchnorm_long_val.mean > p3.batchnorm_val.mean and p3.batchnorm_long_val.n == 1
     assert p3.batchnorm_long.replace(epochs=p3.batchnorm.epochs, warmup_epochs=p3.batchnorm.warmup_epochs) == p3.batchnorm
+    # its one-layer version: "the same number of parameters and the same training", one validation run
+    shallow = p3.batchnorm_shallow
+    assert len(shallow.sizes) == 3 and shallow.replace(sizes=p3.batchnorm_long.sizes) == p3.batchnorm_long
+    assert abs(shallow.n_params - p3.batchnorm_long.n_params) / p3.batchnorm_long.n_params < 1e-3
+    assert p3.batchnorm_shallow_val.n == 1 and shallow.eval_on == "val"
     # ... and, retrained on all images (three seeds), "does better still" than the searched network and
     # "comes closest" of the report's networks on the original images; its committee is stored
     for test, committee in ((p3.batchnorm_test, p3.batchnorm_committee),

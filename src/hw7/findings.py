@@ -385,6 +385,8 @@ class Problem3:
     batchnorm_long_val: Accuracy  # its validation accuracy after the last epoch
     batchnorm_test: Accuracy  # the recipe retrained on all training images, on the test set (seeds)
     batchnorm_committee: float | None  # the committee of those seeds
+    batchnorm_shallow: RunConfig  # the longer schedule with one hidden layer of the same parameter count
+    batchnorm_shallow_val: Accuracy  # its validation accuracy after the last epoch (seed 0)
     batchnorm_long_test: Accuracy  # the longer schedule (chosen on validation) retrained the same way
     batchnorm_long_committee: float | None
 
@@ -435,5 +437,7 @@ def problem3() -> Problem3:
         batchnorm_train=float(S.final(bn)["train_acc"].iloc[0]),
         batchnorm_long=experiment("p3-batchnorm-val-long")[0], batchnorm_long_val=_final(S.runs("p3-batchnorm-val-long")),
         batchnorm_test=_final(S.runs("p3-batchnorm")), batchnorm_committee=committee(("p3-batchnorm",)),
+        batchnorm_shallow=experiment("p3-batchnorm-shallow-val")[0],
+        batchnorm_shallow_val=_final(S.runs("p3-batchnorm-shallow-val")),
         batchnorm_long_test=_final(S.runs("p3-batchnorm-long")),
         batchnorm_long_committee=committee(("p3-batchnorm-long",)))
