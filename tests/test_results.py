@@ -307,6 +307,19 @@ def test_probabilities_round_trip_to_16_bits():
         store.encode_probabilities(p[:, :9])
 
 
+def test_predictions_come_from_the_record_or_its_probabilities():
+    """Stored predictions win; without them the most probable digit of the stored probabilities;
+    a record with neither is an error naming it."""
+    import numpy as np
+
+    p = np.random.default_rng(1).dirichlet(np.full(10, 0.3), size=200)
+    with_probabilities = {"key": "k", "probabilities": store.encode_probabilities(p)}
+    assert (store.predictions(with_probabilities) == p.argmax(1)).all()
+    assert store.predictions({**with_probabilities, "predictions": [3] * 200}).tolist() == [3] * 200
+    with pytest.raises(KeyError, match="record k keeps neither"):
+        store.predictions({"key": "k"})
+
+
 def test_new_runs_keep_probabilities_and_their_keys(small, tmp_path):
     import numpy as np
 

@@ -104,11 +104,14 @@ def test_depth_table_shows_the_reference_then_differences():
                             committee=0.9912, difference=0.0, standard_error=0.0),
             SimpleNamespace(config=RunConfig(sizes=(784, 493, 493, 10)), hidden=(493, 493),
                             test=Accuracy.of([0.985, 0.995]), committee=None, difference=0.005, standard_error=0.0071)]
-    table = S.depth_table(arms)
-    assert list(table["committee of the seeds"]) == ["0.9912", "–"]  # beside the seeds' mean; none where not stored
-    assert list(table["hidden layers"]) == ["800", "493, 493"] and table["parameters"][0] == "636,010"
+    table = S.depth_table(arms, arms)
+    assert list(table["committee of the seeds"]) == ["0.9912", "–"] * 2  # beside the seeds' mean; none where not stored
+    assert list(table["hidden layers"][:2]) == ["1 × 800", "2 × 493"] and table["parameters"][0] == "636,010"
     assert table["difference from one hidden layer"][0] == "–"
     assert table["difference from one hidden layer"][1] == "+0.0050\u00a0±\u00a00.0071"
+    # a second comparison starts again from its own one-hidden-layer reference
+    assert list(table["difference from one hidden layer"][2:]) == ["–", "+0.0050\u00a0±\u00a00.0071"]
+    assert table["training"][0] == "SGD, no dropout, 30 epochs"
 
 
 def test_committee_averages_the_seeds_probabilities():

@@ -229,6 +229,7 @@ class Tuned:
 
 
 def _tuned(name: str) -> Tuned:
+    from hw7 import store
     from hw7.data import load_mnist
     from hw7.experiments import experiment
 
@@ -236,7 +237,7 @@ def _tuned(name: str) -> Tuned:
     curve = df.groupby("epoch")[["train_acc", "eval_loss"]].mean()
     return Tuned(config=experiment(name)[0], test=_final(df), committee=committee((name,)),
                  train_final=float(curve["train_acc"].iloc[-1]),
-                 confusions=tuple(S.top_confusions(records[0]["predictions"], load_mnist().test_y)),
+                 confusions=tuple(S.top_confusions(store.predictions(records[0]), load_mnist().test_y)),
                  eval_loss_min=float(curve["eval_loss"].min()), eval_loss_min_epoch=int(curve["eval_loss"].idxmin()),
                  eval_loss_last=float(curve["eval_loss"].iloc[-1]))
 
@@ -265,6 +266,7 @@ class Problem2:
     search: Search
     tuned: Tuned
     expanded: Tuned
+    batchnorm: Tuned  # Problem 3's batch-norm recipe with one hidden layer of the same parameter count
 
 
 def tied_with_best(summary: pd.DataFrame) -> tuple[float, ...]:
@@ -296,7 +298,8 @@ def problem2() -> Problem2:
         first_epoch={"sgd@0.001": S.epoch_acc(sgd, 0.001, 1), "adam@0.001": S.epoch_acc(adam, 0.001, 1),
                      "sgd@best": S.epoch_acc(sgd, best_sgd["lr"], 1),
                      "adam@best": S.epoch_acc(adam, best_adam["lr"], 1)},
-        search=_search("problem2"), tuned=_tuned("p2-best"), expanded=_tuned("p2-best-expanded"))
+        search=_search("problem2"), tuned=_tuned("p2-best"), expanded=_tuned("p2-best-expanded"),
+        batchnorm=_tuned("p3-batchnorm-shallow"))
 
 
 @dataclass(frozen=True)
@@ -315,8 +318,8 @@ NOISE_SE = 2.0  # a difference within this many standard errors is not told apar
 
 @dataclass(frozen=True)
 class DepthArm:
-    """One depth of the controlled comparison: the tuned one-hidden-layer recipe of Problem 2 with
-    only the hidden layers changed (equal widths, about the same number of parameters)."""
+    """One depth of a controlled comparison: one recipe with only the hidden layers changed (equal
+    widths, about the same number of parameters), against the arm with one hidden layer."""
 
     config: RunConfig  # seed 0's
     test: Accuracy
@@ -334,23 +337,30 @@ class DepthArm:
         return abs(self.difference) <= NOISE_SE * self.standard_error
 
 
+def compared(arms: list[tuple[RunConfig, Accuracy, float | None]]) -> tuple[DepthArm, ...]:
+    """(config, test accuracy, committee) of each depth, the one-hidden-layer reference first, as
+    `DepthArm`s: each mean's difference from the reference with Welch's standard error,
+    sqrt(sd₁²/n₁ + sd₂²/n₂), from the final test accuracies of both arms' seeds."""
+    ref = arms[0][1]
+    return tuple(DepthArm(config=c, test=a, committee=k, difference=a.mean - ref.mean,
+                          standard_error=0.0 if i == 0 else float(np.sqrt(a.sd**2 / a.n + ref.sd**2 / ref.n)))
+                 for i, (c, a, k) in enumerate(arms))
+
+
 def depth_arms() -> tuple[DepthArm, ...]:
-    """The arms of the depth comparison (`hw7.summaries.depth_runs`), fewest hidden layers first;
-    the first is the reference. The difference's standard error is Welch's,
-    sqrt(sd₁²/n₁ + sd₂²/n₂), from the final test accuracies of each arm's seeds."""
+    """The arms of the depth comparison under Problem 2's tuned recipe (`hw7.summaries.depth_runs`),
+    fewest hidden layers first."""
     from hw7.experiments import experiment
 
     configs: dict[tuple[int, ...], RunConfig] = {}
     for name in S.DEPTH_COMPARISON:
         for c in experiment(name):
             configs.setdefault(c.sizes, c)  # the first seed's
-    arms = [(configs[tuple(int(v) for v in df["sizes"].iloc[0].split("-"))], _final(df))
-            for df in S.depth_runs().values()]
-    ref = arms[0][1]
-    return tuple(DepthArm(config=c, test=a, committee=committee(S.DEPTH_COMPARISON, c.sizes),
-                          difference=a.mean - ref.mean,
-                          standard_error=0.0 if i == 0 else float(np.sqrt(a.sd**2 / a.n + ref.sd**2 / ref.n)))
-                 for i, (c, a) in enumerate(arms))
+    arms = []
+    for df in S.depth_runs().values():
+        c = configs[tuple(int(v) for v in df["sizes"].iloc[0].split("-"))]
+        arms.append((c, _final(df), committee(S.DEPTH_COMPARISON, c.sizes)))
+    return compared(arms)
 
 
 @dataclass(frozen=True)
@@ -389,6 +399,7 @@ class Problem3:
     batchnorm_shallow_val: Accuracy  # its validation accuracy after the last epoch (seed 0)
     batchnorm_long_test: Accuracy  # the longer schedule (chosen on validation) retrained the same way
     batchnorm_long_committee: float | None
+    batchnorm_depth: tuple[DepthArm, DepthArm]  # that test run with one hidden layer, then with two
 
     @property
     def committees(self) -> tuple[tuple[str, str, Tuned], ...]:
@@ -417,6 +428,8 @@ def problem3() -> Problem3:
     high = trials[trials["dropout"] >= 0.3]
     reg = S.variant_table(S.runs("p3-regularized"), "dropout")
     bn = S.runs("p3-batchnorm-val")
+    one = problem2().batchnorm
+    long_test, long_committee = _final(S.runs("p3-batchnorm-long")), committee(("p3-batchnorm-long",))
     return Problem3(
         sigmoid=_final(sig), relu=_final(relu), chance=S.majority_rate(),
         ratio_sigmoid=_ratio(sig), ratio_relu=_ratio(relu),
@@ -439,5 +452,6 @@ def problem3() -> Problem3:
         batchnorm_test=_final(S.runs("p3-batchnorm")), batchnorm_committee=committee(("p3-batchnorm",)),
         batchnorm_shallow=experiment("p3-batchnorm-shallow-val")[0],
         batchnorm_shallow_val=_final(S.runs("p3-batchnorm-shallow-val")),
-        batchnorm_long_test=_final(S.runs("p3-batchnorm-long")),
-        batchnorm_long_committee=committee(("p3-batchnorm-long",)))
+        batchnorm_long_test=long_test, batchnorm_long_committee=long_committee,
+        batchnorm_depth=compared([(one.config, one.test, one.committee),
+                                  (experiment("p3-batchnorm-long")[0], long_test, long_committee)]))

@@ -58,6 +58,8 @@ def mnist_rows() -> list[dict]:
                    f"at η = {rate(p2.adam_best_lr)}"},
         {"part": "2 (c)", "question": "tuned one hidden layer", "answer": _tuned(p2.tuned)},
         {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _tuned(p2.expanded)},
+        {"part": "2 (c)", "question": f"one hidden layer with batch norm and AdamW, {p2.batchnorm.config.epochs} epochs",
+         "answer": _tuned(p2.batchnorm)},
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
          "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
                    f"accuracy {_acc(p3.sigmoid)}"},
@@ -69,9 +71,14 @@ def mnist_rows() -> list[dict]:
         {"part": "3 (c)", "question": f"deep dense net with batch norm and AdamW, {p3.batchnorm_long.epochs} epochs, "
                                       "chosen on validation",
          "answer": _seeds(p3.batchnorm_long_test, p3.batchnorm_long_committee)},
-        {"part": "3 (c)", "question": "depth alone: " + listing([str(len(a.hidden)) for a in p3.depth])
+        {"part": "3 (c)", "question": "depth alone with the tuned one-hidden-layer recipe: "
+                                      + listing([str(len(a.hidden)) for a in p3.depth])
                                       + " hidden layers, equal parameters, trained alike",
          "answer": "; ".join(_acc(a.test) for a in p3.depth)},
+        {"part": "3 (c)", "question": "depth alone with batch norm and AdamW: "
+                                      + listing([str(len(a.hidden)) for a in p3.batchnorm_depth])
+                                      + " hidden layers, equal parameters, trained alike",
+         "answer": "; ".join(_acc(a.test) for a in p3.batchnorm_depth)},
     ]
 
 

@@ -57,19 +57,20 @@ def _accuracy(lo: float, hi: float) -> str:
     return f"{digits(lo)}\u00a0%" if lo == hi else f"{digits(lo)} – {digits(hi)}\u00a0%"
 
 
-def _training(c: RunConfig) -> str:
-    """How a network of ours was regularized and how long it trained, in the words of the table's
-    training column."""
-    if c.batch_norm:
-        how = (f"batch norm, {c.optimizer.replace('adamw', 'AdamW')}, dropout {c.input_dropout:.2g} (inputs) "
-               f"and {c.dropout:.2g}")
-    else:
-        how = f"dropout {c.dropout:.2g}" + (", affine and elastic distortions" if c.augment != "none" else "")
-    return f"{how}, {c.epochs} epochs"
+def training(c: RunConfig) -> str:
+    """How a network of ours was trained, in the words of the tables' training column: batch norm,
+    the optimizer, dropout, distortions and epochs."""
+    parts = ["batch norm"] if c.batch_norm else []
+    parts.append(c.optimizer.upper().replace("ADAMW", "AdamW"))
+    parts.append(f"dropout {c.input_dropout:.2g} (inputs) and {c.dropout:.2g}" if c.input_dropout
+                 else f"dropout {c.dropout:.2g}" if c.dropout else "no dropout")
+    if c.augment != "none":
+        parts.append("affine and elastic distortions")
+    return ", ".join(parts + [f"{c.epochs} epochs"])
 
 
 def _ours(label: str, c: RunConfig, a: Accuracy, committee: float | None) -> dict:
-    return {"network": f"{'-'.join(map(str, c.sizes))} ({label})", "training": _training(c),
+    return {"network": f"{'-'.join(map(str, c.sizes))} ({label})", "training": training(c),
             "test accuracy": f"{pm(a.mean * 100, a.sd * 100, 2)}\u00a0%",
             "committee of the seeds": "–" if committee is None else f"{fixed(committee * 100, 2)}\u00a0%",
             "source": "this report"}
@@ -81,6 +82,7 @@ def comparison_table(p: Problem3) -> pd.DataFrame:
     Pandoc citations (``[@key]``)."""
     rows = [_ours("Problem 2", n.config, n.test, n.committee) for n in (p.shallow_tuned, p.shallow_expanded)]
     rows += [_ours("Problem 3", n.config, n.test, n.committee) for n in (p.tuned, p.expanded)]
+    rows.append(_ours("Problem 2", p.batchnorm_depth[0].config, p.batchnorm_depth[0].test, p.batchnorm_depth[0].committee))
     rows.append(_ours("Problem 3", p.batchnorm, p.batchnorm_test, p.batchnorm_committee))
     rows.append(_ours("Problem 3", p.batchnorm_long, p.batchnorm_long_test, p.batchnorm_long_committee))
     rows += [{"network": r.network, "training": r.training, "test accuracy": _accuracy(*r.accuracy),

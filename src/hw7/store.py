@@ -114,6 +114,17 @@ def probabilities(record: dict) -> np.ndarray | None:
     return decode_probabilities(record["probabilities"]) if "probabilities" in record else None
 
 
+def predictions(record: dict) -> np.ndarray:
+    """The final model's predicted digit for each evaluation image: the stored predictions, else
+    the most probable digit of the stored probabilities (their 16-bit rounding can only tie two
+    outputs that were within 1/65,535 of each other)."""
+    if "predictions" in record:
+        return np.asarray(record["predictions"])
+    if "probabilities" in record:
+        return probabilities(record).argmax(1)
+    raise KeyError(f"record {record.get('key')} keeps neither predictions nor probabilities")
+
+
 def _probability_faults(record: dict) -> list[str]:
     """What is wrong with a record's ``probabilities`` field (empty if it is sound or absent)."""
     if "probabilities" not in record:

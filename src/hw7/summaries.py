@@ -263,21 +263,23 @@ def validation_curve(study: str) -> pd.Series:
     return pd.Series(values).rename(lambda e: e + 1)
 
 
-def depth_table(arms) -> pd.DataFrame:
-    """The controlled depth comparison (``hw7.findings.DepthArm``s, the one-hidden-layer reference
-    first) as text: hidden layers, parameters, test accuracy over seeds, the committee of the
-    seeds ("–" where not stored), and each deeper arm's difference from the reference ± its
-    standard error."""
+def depth_table(*comparisons) -> pd.DataFrame:
+    """Controlled depth comparisons (each a sequence of ``hw7.findings.DepthArm``s, its
+    one-hidden-layer reference first) as text, one after the other: how the arms were trained,
+    hidden layers (depth × width: the arms' layers are equally wide), parameters, test accuracy over seeds, the committee of the seeds ("–" where
+    not stored), and each deeper arm's difference from its own reference ± its standard error."""
     from hw7.formatting import count, difference
+    from hw7.literature import training
 
     rows = []
-    for i, arm in enumerate(arms):
-        rows.append({"hidden layers": ", ".join(map(str, arm.hidden)), "parameters": count(arm.config.n_params),
-                     "test accuracy": pm(arm.test.mean, arm.test.sd),
-                     "committee of the seeds": "–" if arm.committee is None else fixed(arm.committee),
-                     "difference from one hidden layer": "–" if i == 0 else
-                     difference(arm.difference, arm.standard_error),
-                     "seeds": str(arm.test.n)})
+    for arms in comparisons:
+        for i, arm in enumerate(arms):
+            rows.append({"training": training(arm.config), "hidden layers": f"{len(arm.hidden)} × {count(arm.hidden[0])}",
+                         "parameters": count(arm.config.n_params), "test accuracy": pm(arm.test.mean, arm.test.sd),
+                         "committee of the seeds": "–" if arm.committee is None else fixed(arm.committee),
+                         "difference from one hidden layer": "–" if i == 0 else
+                         difference(arm.difference, arm.standard_error),
+                         "seeds": str(arm.test.n)})
     return pd.DataFrame(rows)
 
 
