@@ -85,6 +85,22 @@ def test_at_depth_counts_batch_norm_parameters():
     assert at_depth(deep, 2) == deep  # a network already at its depth keeps its widths
 
 
+def test_expanded_recipes_change_only_what_their_comments_say():
+    """On distorted images the deep recipe drops dropout only; the one-layer recipe keeps the 3,011
+    units but trains without batch norm, by SGD with max-norm; both are tried on validation first."""
+    from hw7.experiments import (EXPANDED_BATCHNORM_RECIPE, EXPANDED_MAXNORM_RECIPE, LONG_BATCHNORM_RECIPE,
+                                 SHALLOW_BATCHNORM_RECIPE)
+
+    deep = EXPANDED_BATCHNORM_RECIPE
+    assert deep.replace(augment="none", input_dropout=0.2, dropout=0.3) == LONG_BATCHNORM_RECIPE
+    assert (deep.augment, deep.input_dropout, deep.dropout, deep.eval_on) == ("elastic", 0.0, 0.2, "val")
+    assert [c.replace(seed=0, data_seed=0) for c in experiment("p3-batchnorm-expanded")] == [deep.replace(eval_on="test")] * 3
+    one = EXPANDED_MAXNORM_RECIPE
+    assert one.sizes == SHALLOW_BATCHNORM_RECIPE.sizes and not one.batch_norm and one.augment == "elastic"
+    assert (one.optimizer, one.nesterov, one.max_norm, one.input_dropout, one.eval_on) == ("sgd", True, 3.0, 0.0, "val")
+    assert one.warmup_epochs / one.epochs == LONG_BATCHNORM_RECIPE.warmup_epochs / LONG_BATCHNORM_RECIPE.epochs
+
+
 def test_depth_experiment_changes_only_the_sizes():
     shallow, deep = experiment("p2-best"), experiment("p3-depth")
     assert len(deep) == 2 * len(shallow)
