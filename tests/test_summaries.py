@@ -99,6 +99,7 @@ def test_expanded_recipes_change_only_what_their_comments_say():
     assert one.sizes == SHALLOW_BATCHNORM_RECIPE.sizes and not one.batch_norm and one.augment == "elastic"
     assert (one.optimizer, one.nesterov, one.max_norm, one.input_dropout, one.eval_on) == ("sgd", True, 3.0, 0.0, "val")
     assert one.warmup_epochs / one.epochs == LONG_BATCHNORM_RECIPE.warmup_epochs / LONG_BATCHNORM_RECIPE.epochs
+    assert [c.replace(seed=0, data_seed=0) for c in experiment("p2-maxnorm-expanded")] == [one.replace(eval_on="test")] * 3
 
 
 def test_depth_experiment_changes_only_the_sizes():
