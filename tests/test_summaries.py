@@ -87,9 +87,10 @@ def test_at_depth_counts_batch_norm_parameters():
 
 def test_expanded_recipes_change_only_what_their_comments_say():
     """On distorted images the deep recipe drops dropout only; the one-layer recipe keeps the 3,011
-    units but trains without batch norm, by SGD with max-norm; both are tried on validation first."""
-    from hw7.experiments import (EXPANDED_BATCHNORM_RECIPE, EXPANDED_MAXNORM_RECIPE, LONG_BATCHNORM_RECIPE,
-                                 SHALLOW_BATCHNORM_RECIPE)
+    units but trains without batch norm, by SGD with max-norm, and its wider variant changes only the
+    width and the schedule's length; all are tried on validation first."""
+    from hw7.experiments import (EXPANDED_BATCHNORM_RECIPE, EXPANDED_MAXNORM_RECIPE, EXPANDED_WIDE_MAXNORM_RECIPE,
+                                 LONG_BATCHNORM_RECIPE, SHALLOW_BATCHNORM_RECIPE)
 
     deep = EXPANDED_BATCHNORM_RECIPE
     assert deep.replace(augment="none", input_dropout=0.2, dropout=0.3) == LONG_BATCHNORM_RECIPE
@@ -100,6 +101,10 @@ def test_expanded_recipes_change_only_what_their_comments_say():
     assert (one.optimizer, one.nesterov, one.max_norm, one.input_dropout, one.eval_on) == ("sgd", True, 3.0, 0.0, "val")
     assert one.warmup_epochs / one.epochs == LONG_BATCHNORM_RECIPE.warmup_epochs / LONG_BATCHNORM_RECIPE.epochs
     assert [c.replace(seed=0, data_seed=0) for c in experiment("p2-maxnorm-expanded")] == [one.replace(eval_on="test")] * 3
+    wide = EXPANDED_WIDE_MAXNORM_RECIPE
+    assert wide.replace(sizes=one.sizes, epochs=one.epochs, warmup_epochs=one.warmup_epochs) == one
+    assert wide.sizes == (784, 4096, 10) and wide.n_params > one.n_params
+    assert (wide.epochs, wide.warmup_epochs) == (LONG_BATCHNORM_RECIPE.epochs, LONG_BATCHNORM_RECIPE.warmup_epochs)
 
 
 def test_depth_experiment_changes_only_the_sizes():
