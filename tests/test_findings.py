@@ -172,6 +172,39 @@ def test_batchnorm_depth_comparison_reads_the_stored_runs(found):
     assert two.difference > 0 and not two.within_noise
 
 
+def test_batchnorm_expanded_reads_the_stored_runs(found):
+    """The batch-norm recipe on distorted images: validation first (seed 0, the fit images), then
+    three seeds on the test set, with probabilities for the committee; what the chapter says of it."""
+    from hw7 import literature
+    from hw7.experiments import EXPANDED_BATCHNORM_RECIPE
+
+    _, p2, p3 = found
+    net = p3.batchnorm_expanded
+    assert net.config == EXPANDED_BATCHNORM_RECIPE.replace(eval_on="test") and net.test.n == 3
+    assert p3.batchnorm_expanded_val.n == 1 and net.committee is not None
+    assert S.final(S.runs("p3-batchnorm-expanded-val"))["eval_acc"].iloc[0] == p3.batchnorm_expanded_val.mean
+    # the stored results, with a tolerance (5 images) that a real change of the training would exceed
+    assert [p3.batchnorm_expanded_val.mean, net.test.mean] == pytest.approx([0.9946, 0.9955], abs=5e-4)
+    # 3 (c): "the most accurate network of the report"; the comparisons with the literature are
+    # computed in the chapter from `literature.reported`
+    others = [p2.tuned, p2.expanded, p2.batchnorm, p3.tuned, p3.expanded]
+    assert all(net.test.mean > n.test.mean for n in others)
+    assert net.test.mean > max(p3.batchnorm_test.mean, p3.batchnorm_long_test.mean)
+    assert literature.reported("ciresan2010") > net.test.mean
+
+
+def test_published_numbers_are_read_by_key():
+    from hw7 import literature
+
+    assert literature.reported("simard2003") == 0.993 and literature.reported("srivastava2014") == 0.9905
+    assert literature.parameters("simard2003") == 784 * 800 + 800 + 800 * 10 + 10
+    assert literature.parameters("ciresan2010") == 11_972_510
+    with pytest.raises(ValueError, match="no published result with key 'nobody'"):
+        literature.reported("nobody")
+    with pytest.raises(ValueError, match="goodfellow2013"):
+        literature.parameters("goodfellow2013")
+
+
 def test_headline_reads_the_findings(found, monkeypatch):
     """The headline's numbers are the findings' numbers: change a finding and the headline follows."""
     p1, p2, p3 = found
@@ -183,6 +216,8 @@ def test_headline_reads_the_findings(found, monkeypatch):
     bn = rows[("3 (c)", f"deep dense net with batch norm and AdamW, {p3.batchnorm_long.epochs} epochs, chosen on validation")]
     assert bn == (f"{F.pm(p3.batchnorm_long_test.mean, p3.batchnorm_long_test.sd)}; "
                   f"committee of the seeds {F.fixed(p3.batchnorm_long_committee)}")
+    expanded = rows[("3 (c)", f"deep dense net with batch norm and AdamW, expanded data, {p3.batchnorm_expanded.config.epochs} epochs")]
+    assert expanded.startswith(F.pm(p3.batchnorm_expanded.test.mean, p3.batchnorm_expanded.test.sd))
     b = headline.problem1_rows()[0]["answer"]
     assert F.sci(p1.b["adam"].settled) in b and F.sci(p1.b["adam"].final_error) not in b
 
@@ -242,7 +277,8 @@ def test_no_committee_without_probabilities(found, monkeypatch):
     table = literature.comparison_table(p3)
     for row, config, committee in ((4, p3.batchnorm_depth[0].config, p3.batchnorm_depth[0].committee),
                                    (5, p3.batchnorm, p3.batchnorm_committee),  # after the tuned networks
-                                   (6, p3.batchnorm_long, p3.batchnorm_long_committee)):
+                                   (6, p3.batchnorm_long, p3.batchnorm_long_committee),
+                                   (7, p3.batchnorm_expanded.config, p3.batchnorm_expanded.committee)):
         bn = table.iloc[row]
         assert bn["network"] == f"{'-'.join(map(str, config.sizes))} (Problem {2 if row == 4 else 3})"
         assert bn["training"].startswith("batch norm, AdamW")

@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
     p.add_argument("names", nargs="+")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (one is as fast as two here)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads, stored in the record (a bitwise rerun needs the same count); "
+                   "two speed up only the wide networks, about 1.5x here")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only these seeds (lets separate processes share an experiment's seeds)")
     p.add_argument("--max-group", type=positive_int, default=16,

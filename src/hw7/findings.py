@@ -400,6 +400,8 @@ class Problem3:
     batchnorm_long_test: Accuracy  # the longer schedule (chosen on validation) retrained the same way
     batchnorm_long_committee: float | None
     batchnorm_depth: tuple[DepthArm, DepthArm]  # that test run with one hidden layer, then with two
+    batchnorm_expanded_val: Accuracy  # the longer schedule on distorted images, less dropout: validation (seed 0)
+    batchnorm_expanded: Tuned  # and retrained on all (distorted) training images, on the test set
 
     @property
     def committees(self) -> tuple[tuple[str, str, Tuned], ...]:
@@ -454,4 +456,6 @@ def problem3() -> Problem3:
         batchnorm_shallow_val=_final(S.runs("p3-batchnorm-shallow-val")),
         batchnorm_long_test=long_test, batchnorm_long_committee=long_committee,
         batchnorm_depth=compared([(one.config, one.test, one.committee),
-                                  (experiment("p3-batchnorm-long")[0], long_test, long_committee)]))
+                                  (experiment("p3-batchnorm-long")[0], long_test, long_committee)]),
+        batchnorm_expanded_val=_final(S.runs("p3-batchnorm-expanded-val")),
+        batchnorm_expanded=_tuned("p3-batchnorm-expanded"))

@@ -71,6 +71,9 @@ def mnist_rows() -> list[dict]:
         {"part": "3 (c)", "question": f"deep dense net with batch norm and AdamW, {p3.batchnorm_long.epochs} epochs, "
                                       "chosen on validation",
          "answer": _seeds(p3.batchnorm_long_test, p3.batchnorm_long_committee)},
+        {"part": "3 (c)", "question": f"deep dense net with batch norm and AdamW, expanded data, "
+                                      f"{p3.batchnorm_expanded.config.epochs} epochs",
+         "answer": _tuned(p3.batchnorm_expanded)},
         {"part": "3 (c)", "question": "depth alone with the tuned one-hidden-layer recipe: "
                                       + listing([str(len(a.hidden)) for a in p3.depth])
                                       + " hidden layers, equal parameters, trained alike",

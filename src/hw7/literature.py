@@ -44,6 +44,22 @@ def dropout_range() -> tuple[float, float]:
     return min(found), max(found)
 
 
+def reported(key: str) -> float:
+    """The highest test accuracy a source of :data:`PUBLISHED` reports (its ``references.bib`` key)."""
+    found = [a for r in PUBLISHED if r.key == key for a in r.accuracy]
+    if not found:
+        raise ValueError(f"no published result with key {key!r}; known: {sorted({r.key for r in PUBLISHED})}")
+    return max(found)
+
+
+def parameters(key: str) -> int:
+    """Weights and biases of a source's dense network written as layer widths (``784-800-10``)."""
+    widths = [r.network for r in PUBLISHED if r.key == key and r.network.replace("-", "").isdigit()]
+    if not widths:
+        raise ValueError(f"no published network of {key!r} is written as layer widths")
+    return RunConfig(sizes=tuple(int(w) for w in widths[0].split("-"))).n_params
+
+
 def placed(accuracy: float) -> str:
     """Where an accuracy lies against the dropout and maxout networks, in the report's words."""
     lo, hi = dropout_range()
@@ -85,6 +101,7 @@ def comparison_table(p: Problem3) -> pd.DataFrame:
     rows.append(_ours("Problem 2", p.batchnorm_depth[0].config, p.batchnorm_depth[0].test, p.batchnorm_depth[0].committee))
     rows.append(_ours("Problem 3", p.batchnorm, p.batchnorm_test, p.batchnorm_committee))
     rows.append(_ours("Problem 3", p.batchnorm_long, p.batchnorm_long_test, p.batchnorm_long_committee))
+    rows.append(_ours("Problem 3", p.batchnorm_expanded.config, p.batchnorm_expanded.test, p.batchnorm_expanded.committee))
     rows += [{"network": r.network, "training": r.training, "test accuracy": _accuracy(*r.accuracy),
               "committee of the seeds": "–", "source": f"[@{r.key}]"} for r in PUBLISHED]
     return pd.DataFrame(rows)
