@@ -105,6 +105,7 @@ def test_expanded_recipes_change_only_what_their_comments_say():
     assert wide.replace(sizes=one.sizes, epochs=one.epochs, warmup_epochs=one.warmup_epochs) == one
     assert wide.sizes == (784, 4096, 10) and wide.n_params > one.n_params
     assert (wide.epochs, wide.warmup_epochs) == (LONG_BATCHNORM_RECIPE.epochs, LONG_BATCHNORM_RECIPE.warmup_epochs)
+    assert [c.replace(seed=0, data_seed=0) for c in experiment("p2-maxnorm-wide-expanded")] == [wide.replace(eval_on="test")] * 3
 
 
 def test_depth_experiment_changes_only_the_sizes():

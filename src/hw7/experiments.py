@@ -126,12 +126,14 @@ EXPERIMENTS = {
     "p2-maxnorm-expanded-val": lambda: [EXPANDED_MAXNORM_RECIPE],
     "p2-maxnorm-expanded": lambda: seeded(EXPANDED_MAXNORM_RECIPE.replace(eval_on="test")),
     "p2-maxnorm-wide-expanded-val": lambda: [EXPANDED_WIDE_MAXNORM_RECIPE],
+    "p2-maxnorm-wide-expanded": lambda: seeded(EXPANDED_WIDE_MAXNORM_RECIPE.replace(eval_on="test")),
 }
 # Experiments whose records keep the final model's outputs on the evaluation images: the predicted
 # digits (confusion matrices, error galleries) and the softmax probabilities (committees of seeds).
 WITH_PREDICTIONS = {"p2-best", "p2-best-expanded", "p3-best", "p3-best-expanded"}
 WITH_PROBABILITIES = WITH_PREDICTIONS | {"p3-depth", "p3-batchnorm", "p3-batchnorm-long", "p3-batchnorm-shallow",
-                                          "p3-batchnorm-expanded", "p2-maxnorm-expanded"}
+                                          "p3-batchnorm-expanded", "p2-maxnorm-expanded",
+                                          "p2-maxnorm-wide-expanded"}
 
 
 def experiment(name: str) -> list[RunConfig]:
