@@ -60,6 +60,9 @@ def mnist_rows() -> list[dict]:
         {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _tuned(p2.expanded)},
         {"part": "2 (c)", "question": f"one hidden layer with batch norm and AdamW, {p2.batchnorm.config.epochs} epochs",
          "answer": _tuned(p2.batchnorm)},
+        {"part": "2 (c)", "question": f"one hidden layer with dropout and max-norm, expanded data, "
+                                      f"{p2.maxnorm_expanded.config.epochs} epochs",
+         "answer": _tuned(p2.maxnorm_expanded)},
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
          "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
                    f"accuracy {_acc(p3.sigmoid)}"},

@@ -75,11 +75,13 @@ def _accuracy(lo: float, hi: float) -> str:
 
 def training(c: RunConfig) -> str:
     """How a network of ours was trained, in the words of the tables' training column: batch norm,
-    the optimizer, dropout, distortions and epochs."""
+    the optimizer, dropout, max-norm, distortions and epochs."""
     parts = ["batch norm"] if c.batch_norm else []
     parts.append(c.optimizer.upper().replace("ADAMW", "AdamW"))
     parts.append(f"dropout {c.input_dropout:.2g} (inputs) and {c.dropout:.2g}" if c.input_dropout
                  else f"dropout {c.dropout:.2g}" if c.dropout else "no dropout")
+    if c.max_norm:
+        parts.append(f"max-norm {c.max_norm:g}")
     if c.augment != "none":
         parts.append("affine and elastic distortions")
     return ", ".join(parts + [f"{c.epochs} epochs"])
@@ -96,7 +98,8 @@ def comparison_table(p: Problem3) -> pd.DataFrame:
     """The report's tuned networks (test accuracy, mean ± sd over seeds, and the committee of the
     seeds where stored, else "–") above the published results, as text; the source column holds
     Pandoc citations (``[@key]``)."""
-    rows = [_ours("Problem 2", n.config, n.test, n.committee) for n in (p.shallow_tuned, p.shallow_expanded)]
+    rows = [_ours("Problem 2", n.config, n.test, n.committee)
+            for n in (p.shallow_tuned, p.shallow_expanded, p.shallow_maxnorm_expanded)]
     rows += [_ours("Problem 3", n.config, n.test, n.committee) for n in (p.tuned, p.expanded)]
     rows.append(_ours("Problem 2", p.batchnorm_depth[0].config, p.batchnorm_depth[0].test, p.batchnorm_depth[0].committee))
     rows.append(_ours("Problem 3", p.batchnorm, p.batchnorm_test, p.batchnorm_committee))
