@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hw7.findings import Accuracy, Descent1, Tuned, problem1, problem2, problem3
-from hw7.formatting import fixed, listing, pm, rate, sci, steps
+from hw7.formatting import count, fixed, listing, pm, rate, sci, steps
 
 
 def _acc(a: Accuracy) -> str:
@@ -60,9 +60,9 @@ def mnist_rows() -> list[dict]:
         {"part": "2 (c)", "question": "tuned one hidden layer, expanded data", "answer": _tuned(p2.expanded)},
         {"part": "2 (c)", "question": f"one hidden layer with batch norm and AdamW, {p2.batchnorm.config.epochs} epochs",
          "answer": _tuned(p2.batchnorm)},
-        {"part": "2 (c)", "question": f"one hidden layer with dropout and max-norm, expanded data, "
-                                      f"{p2.maxnorm_expanded.config.epochs} epochs",
-         "answer": _tuned(p2.maxnorm_expanded)},
+        *({"part": "2 (c)", "question": f"one hidden layer of {count(n.config.sizes[1])} units with dropout and "
+                                        f"max-norm, expanded data, {n.config.epochs} epochs",
+           "answer": _tuned(n)} for n in (p2.maxnorm_expanded, p2.maxnorm_wide)),
         {"part": "3 (a)", "question": "deep sigmoid net: gradient ratio, accuracy",
          "answer": f"ratio {sci(p3.ratio_sigmoid.first, 3)} (first epoch) to {sci(p3.ratio_sigmoid.last, 3)} (last); "
                    f"accuracy {_acc(p3.sigmoid)}"},
