@@ -582,3 +582,16 @@ def test_bench_paths_run(mnist, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert len(seconds) == len(bench.PATHS) and all(s > 0 for s in seconds)
+
+
+def test_bench_command_line_names_the_benchmarks(capsys):
+    """``make bench`` (``python -m hw7bench``, no names) runs both benchmarks; named ones run in the
+    order given; an unknown name is a usage error that lists the benchmarks."""
+    from hw7bench.__main__ import parse
+
+    assert parse([]) == ["descent", "training"]
+    assert parse(["training", "descent"]) == ["training", "descent"]
+    with pytest.raises(SystemExit) as exit:
+        parse(["speed"])
+    assert exit.value.code == 2
+    assert "unknown benchmark 'speed'; choose from descent, training" in capsys.readouterr().err
