@@ -9,7 +9,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
-from hw7 import store, sweep
+from hw7 import engines, store, sweep
 from hw7.config import ADDED_FIELDS, RunConfig, lr_at
 from hw7.data import MNIST
 from hw7.nets import Network
@@ -416,7 +416,7 @@ def test_store_trains_missing_only_and_resumes(small, tmp_path, monkeypatch):
 
 
 def test_store_writes_atomically(tmp_path, monkeypatch):
-    record = {"key": "abc", "engine_version": store.TORCH_ENGINE_VERSION, "x": 1}
+    record = {"key": "abc", "engine_version": engines.TORCH_ENGINE_VERSION, "x": 1}
     store.save(record, tmp_path)
 
     def broken_dump(*args, **kwargs):

@@ -336,7 +336,21 @@ def test_missing_runs_raise_a_clear_error_and_train_nothing(tmp_path, monkeypatc
     from hw7 import store
 
     monkeypatch.setattr(store, "RESULTS", tmp_path)  # an empty run store
-    monkeypatch.setattr(S, "train_many", lambda *a, **k: pytest.fail("the report must not train"))
+    from hw7 import sweep
+
+    monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("the report must not train"))
     with pytest.raises(S.MissingRuns, match=r"3 of the 3 runs of experiment 'p3-sigmoid'.*"
                                             r"`python -m hw7 run p3-sigmoid`"):
         S.records("p3-sigmoid")
+
+
+def test_the_report_reads_the_store_without_torch():
+    """Importing torch costs a second per chapter; the numbers of every problem need none of it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hw7 import findings, headline, mnist_plots, rosenbrock_plots, summaries\n"
+            "findings.problem1(), findings.problem2(), findings.problem3(), headline.headline_table()\n"
+            "summaries.experiment_table()\nassert 'torch' not in sys.modules, 'torch was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

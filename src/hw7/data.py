@@ -35,10 +35,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -196,13 +198,17 @@ def read_verified(raw: Path) -> tuple[dict[str, np.ndarray], str]:
     return arrays, data_digest(digests)
 
 
-def _images(a: np.ndarray) -> torch.Tensor:
+def _images(a: np.ndarray) -> "torch.Tensor":
     """uint8 [N, 28, 28] -> float32 [N, 784] in [0, 1], the same arithmetic as ``ToTensor()``."""
+    import torch  # here, not at the top: the report reads the test set (``test_set``) without torch
+
     return torch.from_numpy(a.reshape(len(a), -1).copy()).float().div_(255.0)
 
 
 @functools.lru_cache(maxsize=2)
 def _load(root: Path) -> MNIST:
+    import torch
+
     arrays, digest = read_verified(ensure_mnist(root))
     labels = {name: torch.from_numpy(arrays[name].astype(np.int64)) for name in SHA256 if "labels" in name}
     return MNIST(_images(arrays["train-images-idx3-ubyte"]), labels["train-labels-idx1-ubyte"],
@@ -215,9 +221,30 @@ def load_mnist(root: str | os.PathLike | None = None) -> MNIST:
 
 
 def split_validation(n_val: int = 10_000, seed: int = 0,
-                     n_train: int = 60_000) -> tuple[torch.Tensor, torch.Tensor]:
+                     n_train: int = 60_000) -> tuple["torch.Tensor", "torch.Tensor"]:
     """Indices (fit, validation) into the training set: a fixed random split for tuning."""
+    import torch
+
     if not 0 < n_val < n_train:
         raise ValueError(f"n_val must be in (0, {n_train}); got {n_val}")
     perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))
     return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+@functools.lru_cache(maxsize=2)
+def _test_set(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = ensure_mnist(root)
+    arrays = {}
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        blob = (raw / name).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != SHA256[name]:
+            raise DataError(f"Checksum mismatch for {raw / name} (expected SHA-256 {SHA256[name]}); "
+                            "run `python -m hw7 data` to fetch it again.")
+        arrays[name] = parse_idx(blob, raw / name)
+    return arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"].astype(np.int64)
+
+
+def test_set(root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The test images (uint8, [10000, 28, 28]) and labels (int64, [10000]) as numpy arrays, checksums
+    verified: what the report needs of MNIST, without torch and without the 60,000 training images."""
+    return _test_set(data_root(root))

@@ -50,9 +50,10 @@ import torch
 
 from hw7 import cbuild, fused
 from hw7.config import ACTIVATIONS, RunConfig
+from hw7.engines import COMPILED_ENGINE_VERSION, MAX_COMPILED_WIDTH, compiled
 
-ENGINE_VERSION = 2
-MAX_WIDTH = 64
+ENGINE_VERSION, MAX_WIDTH = COMPILED_ENGINE_VERSION, MAX_COMPILED_WIDTH
+handles = compiled  # whether a config trains through this kernel (and so under ``ENGINE_VERSION``)
 
 SOURCE = r"""
 #include <math.h>
@@ -462,13 +463,6 @@ _P, _N, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
 _SIGNATURE = [_P, _N, _N, _N, _N, _P, _P, _P, _P, _P, _P, _N, _N, _INT, _INT, _INT,
               _P, _P, _P, _P, _P, _P, _N, _INT, _P, _P, _P]
 _loaded: dict[str, ctypes.CDLL] = {}
-
-
-def handles(config: RunConfig) -> bool:
-    """Whether ``config`` trains through this kernel (and so under ``ENGINE_VERSION``)."""
-    return (max(config.sizes[1:-1], default=0) <= MAX_WIDTH and config.dropout == 0 and config.input_dropout == 0
-            and config.augment == "none" and config.optimizer in ("sgd", "adam") and config.ema == 0
-            and not config.batch_norm)
 
 
 def kernel() -> ctypes.CDLL:

@@ -73,55 +73,56 @@ class Problem1:
 
 
 def descent1(method: str, eta: float, eps_inside: bool = True) -> Descent1:
-    """The run of ``method`` at grid learning rate ``eta`` (from `hw7.rosenbrock_plots` sweeps)."""
-    from hw7 import rosenbrock_plots as p1
+    """The stored run of ``method`` at grid learning rate ``eta`` (`hw7.rosenbrock_runs`)."""
+    from hw7 import rosenbrock_runs as R
 
-    c = p1.case(method, eta, eps_inside)
-    late = c.error[-p1.LATE:].astype(float)
-    return Descent1(method=method, eta=c.eta, final_error=c.final_error, final_gap=c.final_gap,
-                    settled=float(np.median(late)),
-                    band=(float(np.percentile(late, 10)), float(np.percentile(late, 90))),
-                    steps={t: c.steps(t) for t in p1.TOLS}, diverged_at=c.diverged_at,
-                    first_x=float(c.traj[1, 0]), start_error=float(c.error[0]))
+    name = method if method != "adam" or eps_inside else "adam-eps-outside"
+    s, i = R.sweep_stats(name), R.grid_index(eta)
+    return Descent1(method=method, eta=float(R.ETAS[i]), final_error=float(s["final_error"][i]),
+                    final_gap=float(s["final_gap"][i]), settled=float(s["late_median"][i]),
+                    band=(float(s["late_p10"][i]), float(s["late_p90"][i])),
+                    steps={t: int(s["steps_to"][i, j]) for j, t in enumerate(R.TOLS)},
+                    diverged_at=int(s["diverged_at"][i]), first_x=float(s["first_x"][i]),
+                    start_error=float(s["start_error"][i]))
 
 
 def _lr_map(method: str) -> LrMap1:
-    from hw7 import rosenbrock_plots as p1
-    from hw7.descent import steps_to
+    from hw7 import rosenbrock_runs as R
 
-    r = p1.sweep(method)
-    ok, to3 = ~r.diverged, steps_to(r.error, 1e-3)
+    s = R.sweep_stats(method)
+    ok, to3 = s["diverged_at"] < 0, s["steps_to"][:, R.TOLS.index(1e-3)]
     hit = to3 >= 0
-    late = p1.late_error(r)
+    late = s["late_median"]
     fast = int(np.flatnonzero(hit)[np.argmin(to3[hit])]) if hit.any() else None
     best = int(np.flatnonzero(ok)[np.argmin(late[ok])])
-    return LrMap1(largest_stable=float(p1.ETAS[ok].max()) if ok.any() else None,
-                  reach_lo=float(p1.ETAS[hit].min()) if hit.any() else None,
-                  reach_hi=float(p1.ETAS[hit].max()) if hit.any() else None,
-                  fastest_eta=float(p1.ETAS[fast]) if fast is not None else None,
+    return LrMap1(largest_stable=float(R.ETAS[ok].max()) if ok.any() else None,
+                  reach_lo=float(R.ETAS[hit].min()) if hit.any() else None,
+                  reach_hi=float(R.ETAS[hit].max()) if hit.any() else None,
+                  fastest_eta=float(R.ETAS[fast]) if fast is not None else None,
                   fastest_steps=int(to3[fast]) if fast is not None else -1,
-                  best_eta=float(p1.ETAS[best]), best_settled=float(late[best]),
+                  best_eta=float(R.ETAS[best]), best_settled=float(late[best]),
                   smallest_settled=float(late[ok].min()))
 
 
 @cache
 def problem1() -> Problem1:
     """Problem 1's numbers: the runs of (b)–(d), the printed function, the learning-rate map, ε."""
-    from hw7 import rosenbrock_plots as p1
-    from hw7.surfaces import rosenbrock_grad, typo
+    from hw7 import rosenbrock_plots as p1, rosenbrock_runs as R
+    from hw7.descent import LABELS
+    from hw7.surfaces import rosenbrock_grad
 
-    ends = {m: (float(r.final[0]), float(r.final[1]), float(typo(r.final))) for m, r in p1.typo_runs().items()}
+    ends = {m: tuple(float(v) for v in R.typo_run(m)[1]) for m in LABELS}
     b = {m: descent1(m, 1e-4) for m in ("gd", "momentum", "adam")}
     inside = [(descent1("adam", e, True), descent1("adam", e, False)) for e in (1e-4, 1e-3, 1e-2)]
     lo, hi = p1.eps_ratio()
     return Problem1(
-        start=(float(p1.START[0]), float(p1.START[1])), n_steps=p1.N_STEPS, late=p1.LATE, thresholds=p1.TOLS,
-        n_etas=len(p1.ETAS), eta_range=(float(p1.ETAS[0]), float(p1.ETAS[-1])), printed_ends=ends,
+        start=(float(R.START[0]), float(R.START[1])), n_steps=R.N_STEPS, late=R.LATE, thresholds=R.TOLS,
+        n_etas=len(R.ETAS), eta_range=(float(R.ETAS[0]), float(R.ETAS[-1])), printed_ends=ends,
         curvatures=tuple(float(v) for v in p1.hessian_eigenvalues()),
-        grad_x_start=float(rosenbrock_grad(p1.START)[0]),
+        grad_x_start=float(rosenbrock_grad(R.START)[0]),
         b=b, c={m: descent1(m, 1e-3) for m in ("adam", "momentum")},
         d={"adam": descent1("adam", 1e-2), "momentum": b["momentum"]},
-        decades_per_10k={m: p1.decades_per_10k(p1.case(m, 1e-4)) for m in ("gd", "momentum")},
+        decades_per_10k={m: R.case(m, 1e-4).decades_per_10k for m in ("gd", "momentum")},
         lr_map={m: _lr_map(m) for m in ("gd", "momentum", "adam")},
         eps_ratio=(lo, hi),
         eps_step_difference=max(abs(a.steps[1e-3] - o.steps[1e-3]) for a, o in inside))
@@ -201,12 +202,12 @@ def committee(names: tuple[str, ...], sizes: tuple[int, ...] | None = None) -> f
     """Test accuracy of the committee of the named experiments' seeds (their runs of ``sizes``, if
     given): the mean of the final models' softmax outputs (`hw7.summaries.committee_accuracy`).
     None if a record keeps no probabilities: no committee is reported for that network."""
-    from hw7.data import load_mnist
+    from hw7.data import test_set
 
     records = [r for name in names for r in S.records(name) if sizes is None or tuple(r["config"]["sizes"]) == sizes]
     if not all("probabilities" in r for r in records):
         return None
-    return S.committee_accuracy(records, load_mnist().test_y)
+    return S.committee_accuracy(records, test_set()[1])
 
 
 @dataclass(frozen=True)
@@ -230,14 +231,14 @@ class Tuned:
 
 def _tuned(name: str) -> Tuned:
     from hw7 import store
-    from hw7.data import load_mnist
+    from hw7.data import test_set
     from hw7.experiments import experiment
 
     records, df = S.records(name), S.runs(name)
     curve = df.groupby("epoch")[["train_acc", "eval_loss"]].mean()
     return Tuned(config=experiment(name)[0], test=_final(df), committee=committee((name,)),
                  train_final=float(curve["train_acc"].iloc[-1]),
-                 confusions=tuple(S.top_confusions(store.predictions(records[0]), load_mnist().test_y)),
+                 confusions=tuple(S.top_confusions(store.predictions(records[0]), test_set()[1])),
                  eval_loss_min=float(curve["eval_loss"].min()), eval_loss_min_epoch=int(curve["eval_loss"].idxmin()),
                  eval_loss_last=float(curve["eval_loss"].iloc[-1]))
 

@@ -67,8 +67,7 @@ def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,
     handles = {h.get_label(): h for ax in axes.flat[:len(rates)] for h in ax.get_lines()}
     order = [label] + [k for k in handles if k != label]
     fig.legend([handles[k] for k in order], order, loc="outside lower center", ncol=len(order), fontsize=8)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_lr_sensitivity(summaries: dict[str, pd.DataFrame], name: str, reference: float | None = None):
@@ -90,8 +89,7 @@ def fig_lr_sensitivity(summaries: dict[str, pd.DataFrame], name: str, reference:
     ax.set_xlabel("learning rate")
     ax.set_ylabel("test accuracy after 30 epochs")
     ax.legend(loc="lower center")
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_gradient_ratio(runs: dict[str, pd.DataFrame], name: str):
@@ -106,8 +104,7 @@ def fig_gradient_ratio(runs: dict[str, pd.DataFrame], name: str):
     ax.set_xlabel("epoch")
     ax.set_ylabel("‖∇W input‖ / ‖∇W output‖")
     ax.legend()
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_gradient_heatmap(runs: dict[str, pd.DataFrame], name: str):
@@ -126,8 +123,7 @@ def fig_gradient_heatmap(runs: dict[str, pd.DataFrame], name: str):
         ax.grid(False)
     np.atleast_1d(axes)[0].set_ylabel("layer (1 = input)")
     fig.colorbar(im, ax=axes, label="log₁₀ ‖∇W‖", pad=0.01, aspect=30)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_augmented_samples(images: "torch.Tensor", kinds: tuple[str, ...], name: str, seed: int = 0):
@@ -150,8 +146,7 @@ def fig_augmented_samples(images: "torch.Tensor", kinds: tuple[str, ...], name: 
                 spine.set_visible(False)
             if r == 0:
                 ax.set_title("original" if c == 0 else kinds[(c - 1) // 3], fontsize=8)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
@@ -177,18 +172,16 @@ def fig_search(trials: pd.DataFrame, importance: pd.Series, name: str):
     bx.barh([display_name(p) for p in imp.index], imp.values, color=style.OKABE_ITO[0])
     bx.set_xlabel("importance (PED-ANOVA)")
     bx.grid(axis="y", visible=False)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_confusion(predicted, truth, name: str):
     """Confusion matrix of one network's test predictions, counts; the diagonal left blank
     so that the errors are readable."""
-    import torch
-
-    cm = torch.zeros(10, 10, dtype=torch.long)
-    cm.index_put_((torch.as_tensor(truth), torch.as_tensor(predicted)), torch.tensor(1), accumulate=True)
-    off = cm.clone().fill_diagonal_(0).numpy()
+    cm = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(cm, (np.asarray(truth), np.asarray(predicted)), 1)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
     fig, ax = style.figure(height=3.2, width=3.6)
     im = ax.imshow(off, cmap="Blues")
     for i in range(10):
@@ -203,26 +196,23 @@ def fig_confusion(predicted, truth, name: str):
     ax.set_ylabel("true digit")
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="errors", shrink=0.8)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_mistakes(images, predicted, truth, name: str, n: int = 24):
-    """The first ``n`` misclassified test images, each titled 'true → predicted'."""
-    import torch
-
-    predicted, truth = torch.as_tensor(predicted), torch.as_tensor(truth)
-    wrong = torch.nonzero(predicted != truth).flatten()[:n]
+    """The first ``n`` misclassified test images (uint8, as `hw7.data.test_set` gives them), each
+    titled 'true → predicted'."""
+    predicted, truth = np.asarray(predicted), np.asarray(truth)
+    wrong = np.flatnonzero(predicted != truth)[:n]
     cols = 12
     rows = max(1, (len(wrong) + cols - 1) // cols)
     fig, axes = style.figure(rows, cols, height=0.75 * rows + 0.1)
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, i in zip(np.ravel(axes), wrong):
-        ax.imshow(images[i].view(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=255)
         ax.set_title(f"{int(truth[i])}→{int(predicted[i])}", fontsize=7.5, pad=2)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_winner_curves(final: pd.DataFrame, val_curve: pd.Series, name: str, title: str = ""):
@@ -250,8 +240,7 @@ def fig_winner_curves(final: pd.DataFrame, val_curve: pd.Series, name: str, titl
     if title:
         ax.set_title(title)
     ax.legend(loc="best")
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_best_networks(runs: dict[str, pd.DataFrame], name: str):
@@ -272,8 +261,7 @@ def fig_best_networks(runs: dict[str, pd.DataFrame], name: str):
     ax.set_xlabel("fraction of training done")
     ax.set_ylabel("test error rate")
     ax.legend(loc="upper right", fontsize=7.5)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def fig_depth(runs: dict[str, pd.DataFrame], name: str):
@@ -300,5 +288,4 @@ def fig_depth(runs: dict[str, pd.DataFrame], name: str):
     right.set_xlabel("epoch")
     right.set_ylabel("test error rate")
     right.legend(loc="upper right")
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)

@@ -1,15 +1,10 @@
-"""Problem 1: the runs, tables and figures of the optimizer chapter.
+"""Problem 1: the tables and figures of the optimizer chapter, from its stored runs.
 
-Every run starts at (−4, −2) and takes 10⁵ steps. Each method is run once over
-a grid of 41 log-spaced learning rates (one vectorized call); the assignment's
-learning rates 10⁻⁴, 10⁻³, 10⁻² are grid points, so its runs are read from
-the same sweeps. Results are cached for the life of the process (one render).
+The runs themselves (41 learning rates per method, 10⁵ steps each) are computed
+once and stored by `hw7.rosenbrock_runs`; everything here reads that store.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -18,16 +13,11 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter
 
 from hw7 import style
-from hw7.descent import LABELS, Descent, run, steps_to
+from hw7.descent import LABELS
 from hw7.formatting import num, sci, steps as steps_str
-from hw7.surfaces import F_MIN, MINIMUM, rosenbrock, rosenbrock_grad, typo, typo_grad
+from hw7.rosenbrock_runs import ETAS, N_STEPS, START, TOLS, XLIM, YLIM, Case, sweep_stats, typo_run
+from hw7.surfaces import MINIMUM, rosenbrock, typo
 
-START = np.array([-4.0, -2.0])
-N_STEPS = 100_000
-ETAS = np.logspace(-6, -1, 41)  # 8 per decade, so 1e-4, 1e-3 and 1e-2 are grid points
-TOLS = (1e-1, 1e-3, 1e-6)
-LATE = 10_000  # steps at the end over which the settled ("late") error is measured
-XLIM, YLIM = (-4.6, 4.4), (-3.0, 8.5)  # every path of (b)-(d) fits: one frame for all
 ZOOM = dict(xlim=(0.55, 1.3), ylim=(0.25, 1.7))
 EPS_OUTSIDE_COLOR = style.OKABE_ITO[4]
 
@@ -37,77 +27,11 @@ def md_table(df: pd.DataFrame) -> Markdown:
     return Markdown(df.to_markdown(index=False, disable_numparse=True))
 
 
-# --- runs --------------------------------------------------------------------
-
-@cache
-def sweep(method: str, eps_inside: bool = True) -> Descent:
-    """One method over all of ``ETAS`` from ``START``: full trajectories, [41, 10⁵ + 1, 2]."""
-    kw = {} if method != "adam" else {"eps_inside": eps_inside}
-    return run(method, rosenbrock_grad, START, N_STEPS, ETAS, **kw)
-
-
-@dataclass(frozen=True, eq=False)
-class Case:
-    """One run of a sweep, with the numbers the chapter quotes."""
-
-    method: str
-    eta: float
-    traj: np.ndarray  # (N_STEPS + 1, 2)
-    error: np.ndarray  # (N_STEPS + 1,) distance to (1, 1)
-    diverged_at: int  # −1 if never
-
-    @property
-    def label(self) -> str:
-        return f"{LABELS[self.method]}, η = {sci(self.eta, 1)}"
-
-    @property
-    def final_error(self) -> float:
-        return float(self.error[-1])
-
-    @property
-    def final_gap(self) -> float:
-        return float(rosenbrock(self.traj[-1]) - F_MIN)
-
-    def steps(self, tol: float) -> int:
-        """First step with distance to (1, 1) below ``tol``; −1 if never."""
-        return int(steps_to(self.error, tol))
-
-    def path(self) -> np.ndarray:
-        """The trajectory up to its divergence (the frozen tail left out)."""
-        return self.traj if self.diverged_at < 0 else self.traj[: self.diverged_at]
-
-
-def case(method: str, eta: float, eps_inside: bool = True) -> Case:
-    """The run of ``method`` at grid learning rate ``eta``."""
-    i = np.flatnonzero(np.isclose(ETAS, eta, rtol=1e-9))
-    if len(i) != 1:
-        raise ValueError(f"eta = {eta} is not on the learning-rate grid")
-    res, i = sweep(method, eps_inside), int(i[0])
-    return Case(method, float(ETAS[i]), res.traj[i], res.error[i], int(res.diverged_at[i]))
-
-
-def late_error(res: Descent, last: int = LATE) -> np.ndarray:
-    """Median distance to (1, 1) over the last ``last`` steps of each run.
-
-    ADAM at a fixed η ends up oscillating around the minimum, so its error at
-    one step is a lottery draw within the oscillation; the median is the level
-    it settles at (for the monotone methods it is close to the final error).
-    """
-    return np.median(res.error[..., -last:], axis=-1)
-
-
 def hessian_eigenvalues() -> np.ndarray:
     """Eigenvalues of Rosenbrock's Hessian at the minimum (ascending): the valley's two curvatures."""
     x, y = MINIMUM
     h = np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
     return np.linalg.eigvalsh(h)
-
-
-def decades_per_10k(c: Case, lo: float = 1e-11, hi: float = 1e-1) -> float:
-    """Rate of the error's exponential decay: decades per 10⁴ steps, fitted where lo < error < hi."""
-    steps = np.flatnonzero((c.error > lo) & (c.error < hi))
-    slope = np.polyfit(steps, np.log10(c.error[steps].astype(float)), 1)[0]
-    return float(-slope * 1e4)
 
 
 def summary_table(runs: list["Descent1"]) -> pd.DataFrame:
@@ -125,12 +49,6 @@ def summary_table(runs: list["Descent1"]) -> pd.DataFrame:
 
 
 # --- the typo ------------------------------------------------------------------
-
-@cache
-def typo_runs() -> dict[str, Descent]:
-    """The three methods at η = 10⁻⁴ on the function as printed in the assignment."""
-    return {m: run(m, typo_grad, START, N_STEPS, 1e-4) for m in LABELS}
-
 
 def typo_table(ends: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
     """Where each method is after 10⁵ steps on the printed function (``Problem1.printed_ends``), and f there."""
@@ -155,16 +73,16 @@ def plot_typo():
     gx, gy = np.meshgrid(np.linspace(-8, 8, 300), np.linspace(-5, 60, 300))
     levels = [-60, -30, -10, 0, 10, 100, 1000, 10000]
     b.contour(gx, gy, typo(np.stack([gx, gy], -1)), levels=levels, colors="0.6", linewidths=0.6)
-    for m, r in typo_runs().items():
-        b.plot(*r.traj.T, color=style.METHOD_COLORS[m], label=LABELS[m])
-        b.plot(*r.final, "o", color=style.METHOD_COLORS[m], ms=4)
+    for m in LABELS:
+        path, (x, y, _) = typo_run(m)
+        b.plot(*path.T, color=style.METHOD_COLORS[m], label=LABELS[m])
+        b.plot(x, y, "o", color=style.METHOD_COLORS[m], ms=4)
     # (1, 1) is no minimum of the printed function: marked as a plain point, not a star
     b.plot(*MINIMUM, marker="+", ms=9, mew=1.5, color="black", ls="none", label="(1, 1)", zorder=5)
     b.plot(*START, marker="s", ms=6, color="black", ls="none", label="start (−4, −2)", zorder=5)
     b.set(xlabel="x", ylabel="y", title="Paths on the printed function, η = 10⁻⁴")
     b.legend(loc="upper center")
-    style.save(fig, "p1-typo")
-    return fig
+    return style.save(fig, "p1-typo")
 
 
 # --- contour and paths ---------------------------------------------------------
@@ -195,8 +113,7 @@ def plot_contour():
     ax.grid(False)
     fig.colorbar(cs, ax=ax, label="f(x, y)  (log scale)", ticks=levels[::2])
     ax.legend(loc="lower right", labelcolor="white", facecolor="0.25", frameon=True, framealpha=0.7)
-    style.save(fig, "p1-contour")
-    return fig
+    return style.save(fig, "p1-contour")
 
 
 def _faint_contour(ax, xlim, ylim) -> None:
@@ -216,10 +133,9 @@ def plot_paths(cases: list[Case], name: str):
     for ax, lims in zip(axes, (dict(xlim=XLIM, ylim=YLIM), ZOOM)):
         _faint_contour(ax, lims["xlim"], lims["ylim"])
         for c in cases:
-            path = c.path()
-            ax.plot(*path.T, lw=1.0, label=c.label, **_style_for(c, cases))
+            ax.plot(*c.path.T, lw=1.0, label=c.label, **_style_for(c, cases))
             if c.diverged_at >= 0:  # left the plot; say where it went
-                ax.plot(*path[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5)
+                ax.plot(*c.path[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5)
         _mark_points(ax, start=ax is axes[0])
         ax.set(xlabel="x", ylabel="y", **lims)
         ax.grid(False)
@@ -227,42 +143,34 @@ def plot_paths(cases: list[Case], name: str):
     axes[1].set_title("Near the minimum")
     for c in cases:
         if c.diverged_at >= 0:
-            x, y = c.path().T
-            off = int(np.argmax((x < XLIM[0]) | (x > XLIM[1]) | (y < YLIM[0]) | (y > YLIM[1])))
-            axes[0].annotate(f"{LABELS[c.method]}: off the plot at step {off},\n"
+            axes[0].annotate(f"{LABELS[c.method]}: off the plot at step {c.off_plot},\n"
                              f"diverged at step {c.diverged_at} (|x| or |y| > 10⁶)",
                              xy=(0.02, 0.98), xycoords="axes fraction", va="top", fontsize=8,
                              color=style.METHOD_COLORS[c.method], zorder=6,
                              bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.9))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 def plot_errors(cases: list[Case], name: str, gap: bool = True):
     """log₁₀ distance to (1, 1) (and log₁₀ (f − f*)) against the step; dotted: 10⁻¹, 10⁻³, 10⁻⁶."""
     fig, axes = style.figure(1, 2 if gap else 1, height=2.8, squeeze=False)
     axes = axes[0]
-    steps = np.arange(N_STEPS + 1)
-    kinds = [("log₁₀ ‖p − (1, 1)‖", lambda c: c.error)]
+    kinds = [("log₁₀ ‖p − (1, 1)‖", lambda c: c.error_curve)]
     if gap:
-        kinds.append(("log₁₀ (f − f*)", lambda c: rosenbrock(c.traj) - F_MIN))
-    for ax, (ylabel, err) in zip(axes, kinds):
+        kinds.append(("log₁₀ (f − f*)", lambda c: c.gap_curve))
+    for ax, (ylabel, curve) in zip(axes, kinds):
         for c in cases:
-            stop = N_STEPS + 1 if c.diverged_at < 0 else c.diverged_at
-            with np.errstate(divide="ignore"):  # f − f* can be exactly 0 at the end
-                y = np.log10(err(c)[:stop])
-            ax.plot(steps[:stop], y, lw=1.0, label=c.label, **_style_for(c, cases))
+            ax.plot(*curve(c).T, lw=1.0, label=c.label, **_style_for(c, cases))
             if c.diverged_at >= 0:  # near the frame's edge: drawn whole, over the axis
-                ax.plot(steps[stop - 1], y[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5,
+                ax.plot(*curve(c)[-1], "x", color=style.METHOD_COLORS[c.method], ms=7, mew=1.5,
                         clip_on=False, zorder=6)
         ax.set(xlabel="step", ylabel=ylabel, xlim=(0, N_STEPS))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:.0f}k" if v else "0"))
     for t in TOLS:  # the thresholds of the tables
         axes[0].axhline(np.log10(t), color="0.5", lw=0.6, ls=":")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
-    style.save(fig, name)
-    return fig
+    return style.save(fig, name)
 
 
 # --- learning-rate map and epsilon placement ------------------------------------
@@ -288,11 +196,11 @@ def plot_lr_map():
     fig, (a, b) = style.figure(1, 2, height=3.0)
     top = 3.2  # log₁₀ error of the first row of × marks
     for row, m in enumerate(LABELS):
-        r, color = sweep(m), style.METHOD_COLORS[m]
-        ok = ~r.diverged
-        a.plot(ETAS[ok], np.log10(late_error(r)[ok]), "o-", ms=3, color=color, label=LABELS[m])
+        r, color = sweep_stats(m), style.METHOD_COLORS[m]
+        ok = r["diverged_at"] < 0
+        a.plot(ETAS[ok], np.log10(r["late_median"][ok]), "o-", ms=3, color=color, label=LABELS[m])
         a.plot(ETAS[~ok], np.full((~ok).sum(), top - 0.9 * row), "x", ms=5, color=color)
-        to3 = steps_to(r.error, 1e-3)
+        to3 = r["steps_to"][:, TOLS.index(1e-3)]
         hit = to3 >= 0
         b.plot(ETAS[hit], to3[hit], "o-", ms=3, color=color, label=LABELS[m])
     a.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
@@ -302,8 +210,7 @@ def plot_lr_map():
     b.set(xscale="log", yscale="log", xlabel="learning rate η", ylabel="steps",
           title="Steps to ‖p − (1, 1)‖ < 10⁻³", xlim=a.get_xlim())
     fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3)  # off the data
-    style.save(fig, "p1-lr-map")
-    return fig
+    return style.save(fig, "p1-lr-map")
 
 
 def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
@@ -323,9 +230,10 @@ def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
 
 def eps_ratio() -> tuple[float, float]:
     """Smallest and largest settled-error ratio (ε inside / outside) over the η that reach 10⁻³."""
-    inside, outside = sweep("adam", True), sweep("adam", False)
-    hit = (steps_to(inside.error, 1e-3) >= 0) & (steps_to(outside.error, 1e-3) >= 0)
-    ratio = late_error(inside)[hit].astype(float) / late_error(outside)[hit]
+    inside, outside = sweep_stats("adam"), sweep_stats("adam-eps-outside")
+    to3 = TOLS.index(1e-3)
+    hit = (inside["steps_to"][:, to3] >= 0) & (outside["steps_to"][:, to3] >= 0)
+    ratio = inside["late_median"][hit] / outside["late_median"][hit]
     return float(ratio.min()), float(ratio.max())
 
 
@@ -333,11 +241,10 @@ def plot_eps():
     """Late error against η for ADAM with ε inside and outside the square root."""
     fig, ax = style.figure(height=2.6)
     for inside, color, ls in ((True, style.METHOD_COLORS["adam"], "-"), (False, EPS_OUTSIDE_COLOR, "--")):
-        r = sweep("adam", inside)
-        ax.plot(ETAS, np.log10(late_error(r)), "o", ls=ls, ms=3, color=color,
+        r = sweep_stats("adam" if inside else "adam-eps-outside")
+        ax.plot(ETAS, np.log10(r["late_median"]), "o", ls=ls, ms=3, color=color,
                 label="ε inside √ (assignment)" if inside else "ε outside √ (PyTorch's Adam)")
     ax.axhline(np.log10(1e-3), color="0.5", lw=0.6, ls=":")
     ax.set(xscale="log", xlabel="learning rate η", ylabel="log₁₀ settled ‖p − (1, 1)‖")
     ax.legend(loc="upper right")
-    style.save(fig, "p1-eps")
-    return fig
+    return style.save(fig, "p1-eps")

@@ -23,6 +23,7 @@ import base64
 import binascii
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -37,10 +38,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from hw7 import epoch_kernel
 from hw7.config import RunConfig
+from hw7.engines import engine_version
 
-TORCH_ENGINE_VERSION = 1  # stacked torch ops (`hw7.stacked`): wide layers, dropout, augmentation
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a killed process
@@ -68,12 +68,6 @@ def finite_or_none(x: float) -> float | None:
     """JSON has no NaN or inf; a non-finite metric is stored as null."""
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-def engine_version(config: RunConfig) -> int:
-    """The version of the engine that trains ``config``: the compiled epoch's for the narrow
-    networks it handles (`hw7.epoch_kernel`), else the stacked torch ops'."""
-    return epoch_kernel.ENGINE_VERSION if epoch_kernel.handles(config) else TORCH_ENGINE_VERSION
 
 
 def key_of(config: RunConfig) -> str:
@@ -192,7 +186,18 @@ def validate(record, path: Path) -> dict:
 
 
 def read(path: Path) -> dict:
-    """Parse and validate one record file."""
+    """Parse and validate one record file (treat the record as read-only: an unchanged file is
+    parsed once per process, and every reader gets the same dict)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise StoreError(f"{path}: not readable JSON ({exc})") from None
+    return _read(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(path: Path, *version: int) -> dict:
+    """``read`` of one version of the file (its modification time, size and inode)."""
     try:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

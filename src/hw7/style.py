@@ -7,10 +7,13 @@ palette, distinguishable under the common colour-vision deficiencies.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+from IPython.display import Image
 
 FIGURES = Path(__file__).resolve().parents[2] / "figures"
 WIDTH = 6.5  # inches: the text width of the HTML column and of the PDF page
@@ -46,14 +49,23 @@ def figure(nrows: int = 1, ncols: int = 1, height: float = 3.0, width: float = W
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kw)
 
 
-def save(fig, name: str) -> Path:
-    """Write ``figures/<name>.png`` (a stable name the README and tests can point at).
+def save(fig, name: str) -> Image:
+    """Write ``figures/<name>.png`` (a stable name the README and tests can point at) and return
+    the same image for the chapter cell to show.
 
-    The figure is closed afterwards: a chapter cell shows it once by returning it,
-    and Jupyter's inline backend finds no open figure to show a second time.
+    The figure is drawn once, at ``savefig.dpi``: the cell shows these bytes rather than the
+    figure, which Jupyter's inline backend would draw a second time at a lower resolution
+    (drawing is most of a chapter's execution time). The PNG carries its dpi, from which
+    Quarto's Typst output and the own render path take its printed width.
     """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    data = buffer.getvalue()
     FIGURES.mkdir(exist_ok=True)
     path = FIGURES / f"{name}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    if not path.is_file() or path.read_bytes() != data:  # atomically: a reader never sees half a file
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return Image(data=data, format="png")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hw7 import store
-from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
+from hw7.experiments import WITH_PROBABILITIES, experiment
 from hw7.formatting import fixed, name as display_name, pm, rate
-from hw7.sweep import train_many
 
 
 class MissingRuns(LookupError):
@@ -17,13 +17,16 @@ class MissingRuns(LookupError):
 def records(name: str) -> list[dict]:
     """The stored records of a named experiment. The report never trains: a run missing
     from ``results/runs/`` raises :class:`MissingRuns` naming the command that computes it."""
-    configs = experiment(name)
-    missing = sum(store.load(c) is None for c in configs)
+    found = [store.load(c) for c in experiment(name)]
+    missing = sum(r is None for r in found)
     if missing:
-        raise MissingRuns(f"{missing} of the {len(configs)} runs of experiment {name!r} are not in results/runs/: "
+        raise MissingRuns(f"{missing} of the {len(found)} runs of experiment {name!r} are not in results/runs/: "
                           f"compute them with `python -m hw7 run {name}`")
-    return train_many(configs, predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
-                      train_missing=False)
+    lacking = [r["key"] for r in found if name in WITH_PROBABILITIES and "probabilities" not in r]
+    if lacking:  # the report's committees and confusion matrices read them (`store.predictions`)
+        raise MissingRuns(f"{len(lacking)} runs of experiment {name!r} keep no probabilities (first: {lacking[0]}): "
+                          f"add them with `python -m hw7 run {name} --add-probabilities`")
+    return found
 
 
 def runs(name: str) -> pd.DataFrame:
@@ -106,10 +109,10 @@ def ratio_table(runs: dict[str, pd.DataFrame], epochs=(1, 2, 5, 10, 20, 30)) -> 
 
 def majority_rate() -> float:
     """Test accuracy of always answering the most frequent digit of the test set."""
-    from hw7.data import load_mnist
+    from hw7.data import test_set
 
-    y = load_mnist().test_y
-    return float(y.bincount().max()) / len(y)
+    y = test_set()[1]
+    return float(np.bincount(y).max()) / len(y)
 
 
 def near_best(summary: pd.DataFrame, tolerance: float) -> pd.DataFrame:
@@ -192,12 +195,10 @@ def test_errors(records: list[dict], n_test: int = 10_000) -> list[int]:
 def top_confusions(predicted, truth, n: int = 3) -> list[tuple[int, int, int]]:
     """The most frequent (true digit, predicted digit, count) errors: the ``n`` commonest and
     every other error as frequent as the ``n``-th (a tie is not dropped), by count then digits."""
-    import torch
-
-    truth, predicted = torch.as_tensor(truth), torch.as_tensor(predicted)
+    truth, predicted = np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
     wrong = (truth * 10 + predicted)[truth != predicted]
-    counts = torch.bincount(wrong, minlength=100)
-    order = torch.argsort(counts, descending=True, stable=True)
+    counts = np.bincount(wrong, minlength=100)
+    order = np.argsort(-counts, kind="stable")
     cut = int(counts[order[n - 1]]) if n <= len(order) else 0
     return [(int(i) // 10, int(i) % 10, int(counts[i])) for i in order if counts[i] >= max(cut, 1)]
 
@@ -206,8 +207,6 @@ def committee_accuracy(records: list[dict], truth) -> float:
     """Accuracy of the committee of ``records`` (the seeds of one network) against the labels ``truth``:
     per image, the digit with the highest softmax probability averaged over the records' final
     models (``store.probabilities``). ``ValueError`` if a record keeps no probabilities."""
-    import numpy as np
-
     lacking = [r["key"] for r in records if "probabilities" not in r]
     if not records or lacking:
         raise ValueError(f"a committee needs records with probabilities; {lacking or 'no records'} have none")

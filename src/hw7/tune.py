@@ -19,6 +19,7 @@ never seen here: the best trial's config is evaluated on it afterwards
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import secrets
@@ -39,9 +40,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from hw7.config import RunConfig
-from hw7.data import load_mnist
 from hw7.store import RESULTS
-from hw7.sweep import fit, split_for
 
 SEEDS = (0, 1, 2)
 N_VAL = 10_000  # size of the validation split the trials are scored on
@@ -221,6 +220,9 @@ def storage_for(study: str, url: str | None = None, root: Path | None = None,
 def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = None, attrs: dict | None = None):
     """Train the trial's config on the fit split, report validation accuracy per epoch, prune.
     ``attrs`` are recorded in every trial (which worker ran it, with which sampler seed)."""
+    from hw7.data import load_mnist  # here, not at the top: the report reads studies without torch
+    from hw7.sweep import fit, split_for
+
     mnist = load_mnist()
 
     def run(trial: optuna.Trial) -> float:
@@ -300,10 +302,27 @@ def search(name: str, trials: int, storage=None, timeout: float | None = None,
 
 
 def load(name: str, storage=None) -> optuna.Study:
-    """An existing study, read-only use; ``ValueError`` if it has not been started."""
+    """An existing study, read-only use; ``ValueError`` if it has not been started.
+
+    A committed journal is replayed once per process while the file is unchanged (the
+    report reads each study many times; a replay takes tens of milliseconds)."""
+    if storage is None:
+        check_study(name)
+        path = RESULTS / "optuna" / f"{name}.log"
+        stat = path.stat() if path.is_file() else None
+        return _load_journal(name, path, stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return _load(name, storage)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_journal(name: str, path: Path, version: tuple | None) -> optuna.Study:
+    return _load(name, storage_for(name))
+
+
+def _load(name: str, storage) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=name, storage=storage or storage_for(name))
+        return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name}`") from None
 
