@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -97,6 +98,85 @@ def test_groups_come_from_the_full_list_not_from_what_is_missing(tmp_path):
     assert groups == [configs[:3]]  # data_seed 1 trains apart (another stream of batches)
     with pytest.raises(ValueError, match="max_group"):
         sweep.groups_of(configs, 0)
+
+
+def narrow_sweep() -> list[RunConfig]:
+    """Four configs of one group that the compiled epoch trains (784-30-10)."""
+    return [RunConfig(epochs=2, batch_size=50, lr=lr) for lr in (0.01, 0.03, 0.1, 0.3)]
+
+
+def counting(monkeypatch) -> list[list[str]]:
+    """The keys of every group ``train_many`` trains from now on."""
+    trained, real = [], sweep.train_group
+    monkeypatch.setattr(sweep, "train_group", lambda group, *a, **k: trained.append(
+        [store.key_of(c) for c in group]) or real(group, *a, **k))
+    return trained
+
+
+def test_narrow_missing_runs_train_without_their_stored_mates(small, tmp_path, monkeypatch):
+    """Two of a compiled-epoch group stored: the other two train together, the stored ones are not
+    trained again nor rewritten. Then a lost record is re-created alone. Every record names the
+    configs it was trained with, and `check --reproduce` compares each in that group."""
+    configs = narrow_sweep()
+    keys = [store.key_of(c) for c in configs]
+    trained = counting(monkeypatch)
+    sweep.train_many(configs[:2], small, root=tmp_path, progress=False)
+    files = {k: (tmp_path / "runs" / f"{k}.json").read_bytes() for k in keys[:2]}
+    records = sweep.train_many(configs, small, root=tmp_path, progress=False, universe=configs)
+    assert trained == [keys[:2], keys[2:]]
+    assert [r["group"] for r in records] == [keys[:2]] * 2 + [keys[2:]] * 2
+    assert {k: (tmp_path / "runs" / f"{k}.json").read_bytes() for k in keys[:2]} == files
+    store.path_of(configs[0], tmp_path).unlink()
+    (again,) = sweep.train_many(configs[:1], small, root=tmp_path, progress=False, universe=configs)
+    assert trained[2:] == [keys[:1]] and again["group"] == keys[:1]
+    report = Report()
+    reproduce(store.all_records(tmp_path), report, small, root=tmp_path)
+    assert report.faults == [] and report.groups == 3 and report.reproduced == 4
+
+
+def test_narrow_run_trained_alone_is_its_stored_run(mnist, tmp_path, monkeypatch):
+    """One learning rate of the stored p2-sgd (seed 0, trained in a stack of 11) is missing from a
+    store that holds its ten group-mates: it alone is trained, and its training loss, gradient norms
+    and ratios and accuracies are bitwise the stored ones. The evaluation loss is a matrix product
+    over the whole stack, which MKL may round differently for another stack width or processor:
+    it agrees to float precision, and ``check --reproduce`` re-trains the new record alone."""
+    from hw7.experiments import experiment
+
+    configs = [c for c in experiment("p2-sgd") if c.seed == 0]
+    lost = next(c for c in configs if c.lr == 0.1)
+    (tmp_path / "runs").mkdir()
+    for c in configs:
+        if c != lost:
+            (tmp_path / "runs" / f"{store.key_of(c)}.json").write_bytes(store.path_of(c).read_bytes())
+    trained = counting(monkeypatch)
+    records = sweep.train_many(configs, mnist, root=tmp_path, progress=False, universe=experiment("p2-sgd"))
+    assert trained == [[store.key_of(lost)]]
+    new, old = records[configs.index(lost)], store.load(lost)
+    assert new["group"] == [new["key"]] == [old["key"]] and new["diverged_epoch"] == old["diverged_epoch"]
+    for m in ("train_loss", "train_acc", "eval_acc", "grad_ratio", "grad_norms"):
+        assert new["history"][m] == old["history"][m], m
+    assert new["history"]["eval_loss"] == pytest.approx(old["history"]["eval_loss"], rel=1e-6)
+    report = Report()
+    reproduce([new], report, mnist, root=tmp_path)
+    assert report.faults == [] and report.groups == 1 and report.reproduced == 1
+
+
+def test_progress_is_one_line_per_group_off_a_terminal(small, tmp_path, capsys, monkeypatch):
+    """Off a terminal (a log file, a pipe) tqdm is silent, so each finished group prints one line;
+    ``progress=False`` prints nothing; on a terminal tqdm's bars are shown instead."""
+    configs = [RunConfig(epochs=1, batch_size=50, lr=0.1, seed=s, data_seed=s) for s in (0, 1)]
+    sweep.train_many(configs, small, root=tmp_path / "a")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    for i, line in enumerate(lines):
+        assert re.fullmatch(rf"group {i + 1}/2 \(784-30-10 sgd, data seed {i}, lr 0\.1\): 1 run trained in "
+                            r"\d+ s, 1 stored", line), line
+    sweep.train_many(configs, small, root=tmp_path / "b", progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    sweep.train_many(configs, small, root=tmp_path / "c")
+    err = capsys.readouterr().err
+    assert "group 1/2: 1 configs" in err and "1×784-30-10 sgd" in err and "trained in" not in err
 
 
 # -- 2. the store checks what it loads --------------------------------------------------

@@ -5,7 +5,7 @@ history length) and every Optuna journal under ``results/optuna/`` (every line a
 JSON object, the journal replays into studies). With ``--reproduce`` it also
 re-trains, for one epoch, every stored group exactly as it was trained (the same
 configs stacked together, the thread count of the record) and compares each
-record's first-epoch numbers bitwise with the stored ones.
+record's first-epoch numbers bitwise with the stored ones, in the group its record names.
 """
 
 from __future__ import annotations
@@ -118,7 +118,9 @@ def reproduce(records: list[dict], report: Report, mnist=None, known: dict[str, 
             torch.set_num_threads(threads)
         for again in fresh:
             stored = by_key.get(again["key"])
-            if stored is None:
+            # a record is compared in the group it names: a narrow net's lost run, re-created alone,
+            # is still listed in its old group's records but was not trained with it
+            if stored is None or stored["group"] != list(group):
                 continue
             a, b = first_epoch(stored), first_epoch(again)
             differ = [m for m in a if a[m] != b[m]]

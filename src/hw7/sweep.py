@@ -3,7 +3,9 @@
 One obvious path: group the configs that can share a stacked model (equal
 ``RunConfig.group_key``), skip those already in the run store, train each group
 for its epochs with one shared stream of mini-batches, and store one record per
-config. A killed sweep resumes from what was stored.
+config. A killed sweep resumes from what was stored. A narrow network's missing
+run is trained alone or with the other missing ones, a wide one's with its whole
+group (``plan``); each record names the configs it was trained with.
 """
 
 from __future__ import annotations
@@ -288,18 +290,36 @@ def groups_of(configs: list[RunConfig], max_group: int) -> list[list[RunConfig]]
 
 def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
          root: Path | None = None) -> list[list[RunConfig]]:
-    """The whole groups to train so that every missing config of ``configs`` is trained in its own group.
+    """The groups to train so that every missing config of ``configs`` is trained.
 
-    In the torch-ops engine a run's numbers depend on the configs stacked with it (the
-    products' width changes their rounding), so a config's group is fixed: the one its stored group-mates'
-    records name, else its group in ``groups_of(universe, max_group)``, computed from
-    the experiment's full list of configs, never from what happens to be missing.
-    A re-created run is therefore bitwise the lost one. Configs outside ``universe``
-    are grouped among themselves.
+    Narrow networks (the compiled epoch, `hw7.epoch_kernel.handles`) are trained with
+    fixed-order sums, so a run's weights and training numbers do not depend on the configs
+    stacked with it: their missing configs are grouped among themselves (``groups_of``) and
+    stored group-mates are never trained again. (Their evaluation is a matrix product of
+    the whole stack, whose rounding may change with its width: the evaluation loss can
+    differ in the last bits from the same run's in another stack. Each record names the
+    configs it was trained with, and `hw7.check` re-trains that.) Wide networks are
+    trained in their ``whole_groups``.
     """
     missing = [c for c in dict.fromkeys(configs) if store.load(c, root) is None]
-    if not missing:
-        return []
+    groups = groups_of([c for c in missing if epoch_kernel.handles(c)], max_group)
+    wide = [c for c in missing if not epoch_kernel.handles(c)]
+    if wide:  # only then is every stored record read, for the groups they name
+        groups += whole_groups(wide, configs, universe, max_group, root)
+    return groups
+
+
+def whole_groups(missing: list[RunConfig], configs: list[RunConfig], universe: list[RunConfig], max_group: int,
+                 root: Path | None = None) -> list[list[RunConfig]]:
+    """The whole groups that train the ``missing`` configs in the torch-ops engine.
+
+    There a run's numbers depend on the configs stacked with it (the products' width
+    changes their rounding), so a config's group is fixed: the one its stored group-mates'
+    records name, else its group in ``groups_of(universe, max_group)``, computed from
+    the experiment's full list of configs, never from what happens to be missing.
+    A re-created run is therefore bitwise the lost one. Configs of ``configs`` outside
+    ``universe`` are grouped among themselves.
+    """
     universe = list(dict.fromkeys(universe))
     extra = [c for c in dict.fromkeys(configs) if c not in set(universe)]
     by_key = {store.key_of(c): c for c in universe + extra}
@@ -320,6 +340,13 @@ def plan(configs: list[RunConfig], universe: list[RunConfig], max_group: int,
     return list(groups.values())
 
 
+def describe(group: list[RunConfig]) -> str:
+    """What a group trains, for a progress line: its network, optimizer, batch order and learning rates."""
+    c0, lrs = group[0], sorted({c.lr for c in group})
+    span = f"lr {lrs[0]:g}" + (f" to {lrs[-1]:g}" if len(lrs) > 1 else "")
+    return f"{'-'.join(map(str, c0.sizes))} {c0.optimizer}, data seed {c0.data_seed}, {span}"
+
+
 def same_numbers(a: dict, b: dict) -> bool:
     """Bitwise equal histories (wall-clock seconds aside) and divergence."""
     return a["diverged_epoch"] == b["diverged_epoch"] and all(
@@ -332,12 +359,14 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
                checkpoint_every: float = hw7_checkpoint.EVERY, probabilities: bool = False) -> list[dict]:
     """Records of ``configs`` (in order): stored ones loaded, missing ones trained and stored.
 
-    Missing runs are trained in their whole groups (``plan``; ``universe``, the
-    experiment's full list, defaults to ``configs``): group-mates already stored are
-    re-verified (if stored from this very group), never overwritten. Each group is trained under its lock, so a second
-    process waits for, then skips, what a first one is training. With
-    ``train_missing=False`` a missing run is an error instead (what the chapters use
-    when they must not train at render time).
+    Which runs are trained is ``plan``'s: a narrow network's missing runs alone or
+    among themselves; a wide network's in their whole groups (``universe``, the
+    experiment's full list, defaults to ``configs``), whose group-mates already stored
+    are re-verified (if stored from this very group), never overwritten. Each group is
+    trained under its lock, so a second process waits for, then skips, what a first one
+    is training. With ``train_missing=False`` a missing run is an error instead (what
+    the chapters use when they must not train at render time). ``progress``: None shows
+    tqdm's bars on a terminal and otherwise one line per finished group; False nothing.
     """
     unique = list(dict.fromkeys(configs))
     missing = [c for c in unique if store.load(c, root) is None]
@@ -347,20 +376,24 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
     groups = plan(unique, universe or unique, max_group, root)
     for group in groups:  # before anything is allocated or locked
         check_memory(group, resolve_device(device), 60_000, 10_000)
+    terminal = sys.stderr.isatty()
     for i, group in enumerate(groups):
         keys = [store.key_of(c) for c in group]
         with store.group_lock(keys, root):
             stored = [store.load(c, root) for c in group]
             if all(stored):  # another process trained it while we waited
                 continue
-            if progress is not False and sys.stderr.isatty():
+            if progress is not False and terminal:
                 print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
+            start = time.perf_counter()
             records = train_group(group, mnist, device=device, progress=progress, predictions=predictions,
                                   root=root, checkpoint_every=checkpoint_every, probabilities=probabilities)
+            new = 0
             for old, record in zip(stored, records):
                 if old is None:
                     try:
                         store.save(record, root)
+                        new += 1
                     except FileExistsError:
                         print(f"run {record['key']} was stored meanwhile by another process; kept that one",
                               file=sys.stderr)
@@ -369,4 +402,7 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
                           "stored numbers bitwise (another machine or library version?); kept the stored one",
                           file=sys.stderr)
             hw7_checkpoint.remove(hw7_checkpoint.path_of(keys, root))
+            if progress is None and not terminal:  # tqdm is silent here (a log file, a pipe): one line instead
+                print(f"group {i + 1}/{len(groups)} ({describe(group)}): {len(group)} run{'s' * (len(group) > 1)} "
+                      f"trained in {time.perf_counter() - start:.0f} s, {new} stored", file=sys.stderr, flush=True)
     return [store.load(c, root) for c in configs]
