@@ -257,11 +257,13 @@ def test_check_command_exits_nonzero_on_a_fault(tmp_path, monkeypatch, capsys):
     (tmp_path / "runs" / "0123456789abcdef.json").write_text("{}")
     (tmp_path / "optuna").mkdir()
     (tmp_path / "optuna" / "problem2.log").write_text('{"op_code": 0}\nnot json\n')
+    (tmp_path / "problem1.npz").write_bytes(b"not an npz")
     with pytest.raises(SystemExit) as exit_:
         main(["check"])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
     assert "0123456789abcdef.json: missing field" in err and "problem2.log: line 2" in err
+    assert "problem1.npz is not a readable .npz file" in err
 
 
 # -- 4. two processes on one group -------------------------------------------------------

@@ -1,9 +1,10 @@
 """``python -m hw7 check``: is everything under ``results/`` sound, and does it reproduce?
 
 Without ``--reproduce`` it validates every run record (``store.read``: schema, key,
-history length) and every Optuna journal under ``results/optuna/`` (every line a
-JSON object, the journal replays into studies). With ``--reproduce`` it also
-re-trains, for one epoch, every stored group exactly as it was trained (the same
+history length), every Optuna journal under ``results/optuna/`` (every line a
+JSON object, the journal replays into studies) and Problem 1's stored runs
+(``rosenbrock_runs.read``). With ``--reproduce`` it also recomputes Problem 1's
+runs and compares them, and re-trains, for one epoch, every stored group exactly as it was trained (the same
 configs stacked together, the thread count of the record) and compares each
 record's first-epoch numbers bitwise with the stored ones, in the group its record names.
 """
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw7 import store
+from hw7 import rosenbrock_runs, store
 from hw7.config import RunConfig
 
 TIMING = ("seconds",)  # wall-clock numbers: never reproducible
@@ -141,6 +142,16 @@ def check(root: Path | None = None, reproduce_runs: bool = False, mnist=None) ->
         fault = check_journal(path)
         if fault:
             report.fault(fault)
+    problem1 = (root or store.RESULTS) / "problem1.npz"
+    stored = None
+    if root is None or problem1.exists():  # another results folder (a test's) may hold runs only
+        try:
+            stored = rosenbrock_runs.read(problem1)
+        except rosenbrock_runs.Problem1StoreError as exc:
+            report.fault(str(exc))
+    if reproduce_runs and stored is not None:
+        for fault in rosenbrock_runs.differences(stored, rosenbrock_runs.compute()):
+            report.fault(f"{problem1}: {fault} (recomputed)")
     if reproduce_runs:
         current = [r for r in records if r["engine_version"] == store.engine_version(RunConfig.from_dict(r["config"]))]
         reproduce(current, report, mnist, universe(), root)

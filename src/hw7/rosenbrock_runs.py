@@ -53,6 +53,7 @@ TYPO_ETA = 1e-4
 PATH_SCALE = 4 * 800.0
 PANEL_PIXELS = 4 * np.array([580.0, 460.0])  # a panel's width and height at four times 200 dpi
 COLUMNS = 2 * 1_300  # columns of the error curves: twice the pixels of the widest error plot at 200 dpi
+ROUNDING = 1e-9  # relative tolerance of the arrays computed through log10 or a fit (`differences`)
 STATS = {"diverged_at": np.int64, "steps_to": np.int64, "late_median": np.float64, "late_p10": np.float64,
          "late_p90": np.float64, "final_error": np.float64, "final_gap": np.float64, "first_x": np.float64,
          "start_error": np.float64}
@@ -145,6 +146,24 @@ def compute() -> dict[str, np.ndarray]:
         arrays[f"typo/{m}/path"] = drawn(r.traj, PANEL_PIXELS / np.ptp(r.traj, axis=0))
         arrays[f"typo/{m}/final"] = np.array([*r.final, typo(r.final)])
     return arrays
+
+
+def differences(stored: dict[str, np.ndarray], fresh: dict[str, np.ndarray]) -> list[str]:
+    """The arrays of ``stored`` that are not what ``fresh`` (``compute()``) holds. Arrays that pass
+    through numpy's ``log10`` or a least-squares fit may differ in the last bits on another CPU (numpy
+    picks its SIMD kernels at run time): they are compared within ``ROUNDING`` (relative); the rest
+    bitwise."""
+    out = []
+    for name in sorted(stored.keys() | fresh.keys()):
+        a, b = stored.get(name), fresh.get(name)
+        if a is None or b is None or a.dtype != b.dtype or a.shape != b.shape:
+            out.append(f"{name}: not the array this code computes")
+        elif name.endswith(("_curve", "/scalars")):
+            if not np.allclose(a, b, rtol=ROUNDING, atol=0, equal_nan=True):
+                out.append(f"{name}: differs beyond a relative {ROUNDING:g}")
+        elif not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            out.append(f"{name}: differs")
+    return out
 
 
 def expected_layout() -> dict[str, tuple[type, tuple[int | None, ...]]]:
