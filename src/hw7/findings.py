@@ -107,18 +107,18 @@ def _lr_map(method: str) -> LrMap1:
 @cache
 def problem1() -> Problem1:
     """Problem 1's numbers: the runs of (b)–(d), the printed function, the learning-rate map, ε."""
-    from hw7 import rosenbrock_plots as p1, rosenbrock_runs as R
+    from hw7 import rosenbrock_runs as R
     from hw7.descent import LABELS
     from hw7.surfaces import rosenbrock_grad
 
     ends = {m: tuple(float(v) for v in R.typo_run(m)[1]) for m in LABELS}
     b = {m: descent1(m, 1e-4) for m in ("gd", "momentum", "adam")}
     inside = [(descent1("adam", e, True), descent1("adam", e, False)) for e in (1e-4, 1e-3, 1e-2)]
-    lo, hi = p1.eps_ratio()
+    lo, hi = R.eps_ratio()
     return Problem1(
         start=(float(R.START[0]), float(R.START[1])), n_steps=R.N_STEPS, late=R.LATE, thresholds=R.TOLS,
         n_etas=len(R.ETAS), eta_range=(float(R.ETAS[0]), float(R.ETAS[-1])), printed_ends=ends,
-        curvatures=tuple(float(v) for v in p1.hessian_eigenvalues()),
+        curvatures=tuple(float(v) for v in R.hessian_eigenvalues()),
         grad_x_start=float(rosenbrock_grad(R.START)[0]),
         b=b, c={m: descent1(m, 1e-3) for m in ("adam", "momentum")},
         d={"adam": descent1("adam", 1e-2), "momentum": b["momentum"]},
@@ -190,7 +190,7 @@ def _search(study_name: str) -> Search:
     n_diverged = int(trials["diverged"].sum())
     return Search(trials=len(trials), complete=int((trials["state"] == "complete").sum()) - n_diverged,
                   pruned=int((trials["state"] == "pruned").sum()), diverged=n_diverged,
-                  started=len(study.trials), starting_points=tuple(tune.enqueued(study)),
+                  started=len(study.get_trials(deepcopy=False)), starting_points=tuple(tune.enqueued(study)),
                   best_value=float(study.best_value), best_number=study.best_trial.number,
                   standard_error=tune.standard_error(study.best_value),
                   chosen_number=chosen.number, chosen_value=float(chosen.value),
@@ -451,7 +451,7 @@ def problem3() -> Problem3:
         shallow_tuned=problem2().tuned, shallow_expanded=problem2().expanded,
         shallow_maxnorm_expanded=problem2().maxnorm_expanded, shallow_maxnorm_wide=problem2().maxnorm_wide,
         search=_search("problem3"), shallow_search_trials=problem2().search.trials,
-        start=tune.trial_config(tune.load("problem3").trials[tune.enqueued(tune.load("problem3"))[0]]),
+        start=tune.trial_config(tune.load("problem3").get_trials(deepcopy=False)[tune.enqueued(tune.load("problem3"))[0]]),
         high_dropout=(len(high), int((high["state"] == "pruned").sum()),
                       int(high["epochs_run"].min()), int(high["epochs_run"].max())),
         tuned=_tuned("p3-best"), expanded=_tuned("p3-best-expanded"),

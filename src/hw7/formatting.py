@@ -135,3 +135,8 @@ class inline:
     name = staticmethod(_as_markdown(name))
     listing = staticmethod(_as_markdown(listing))
     text = staticmethod(_as_markdown(str))
+
+
+def table(df) -> Markdown:
+    """A DataFrame of text (formatted here) as a Markdown table, shown as it is (what a ``tbl-`` cell displays)."""
+    return Markdown(df.to_markdown(index=False, disable_numparse=True))

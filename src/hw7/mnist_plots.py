@@ -11,7 +11,6 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
 
 from hw7 import style
 from hw7.formatting import name as display_name, rate
@@ -27,11 +26,6 @@ def _logit_acc_axis(ax, lo: float = 0.08, hi: float = 0.995, ticks=ACC_TICKS) ->
     ax.set_yticks([t for t in ticks if lo <= t <= hi])
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(plt.NullFormatter())
-
-
-def table(df: pd.DataFrame) -> Markdown:
-    """A DataFrame of text (formatted by `hw7.formatting`) as a Markdown table, shown as it is."""
-    return Markdown(df.to_markdown(index=False, disable_numparse=True))
 
 
 def fig_learning_curves(runs: pd.DataFrame, label: str, name: str,

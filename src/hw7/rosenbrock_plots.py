@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter
 
@@ -20,18 +19,6 @@ from hw7.surfaces import MINIMUM, rosenbrock, typo
 
 ZOOM = dict(xlim=(0.55, 1.3), ylim=(0.25, 1.7))
 EPS_OUTSIDE_COLOR = style.OKABE_ITO[4]
-
-
-def md_table(df: pd.DataFrame) -> Markdown:
-    """A DataFrame of text as a Markdown table (what a ``tbl-`` cell displays)."""
-    return Markdown(df.to_markdown(index=False, disable_numparse=True))
-
-
-def hessian_eigenvalues() -> np.ndarray:
-    """Eigenvalues of Rosenbrock's Hessian at the minimum (ascending): the valley's two curvatures."""
-    x, y = MINIMUM
-    h = np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
-    return np.linalg.eigvalsh(h)
 
 
 def summary_table(runs: list["Descent1"]) -> pd.DataFrame:
@@ -226,15 +213,6 @@ def eps_table(etas=(1e-4, 1e-3, 1e-2)) -> pd.DataFrame:
                          "steps to < 10⁻³": steps_str(r.steps[1e-3]),
                          "steps to < 10⁻⁶": steps_str(r.steps[1e-6])})
     return pd.DataFrame(rows)
-
-
-def eps_ratio() -> tuple[float, float]:
-    """Smallest and largest settled-error ratio (ε inside / outside) over the η that reach 10⁻³."""
-    inside, outside = sweep_stats("adam"), sweep_stats("adam-eps-outside")
-    to3 = TOLS.index(1e-3)
-    hit = (inside["steps_to"][:, to3] >= 0) & (outside["steps_to"][:, to3] >= 0)
-    ratio = inside["late_median"][hit] / outside["late_median"][hit]
-    return float(ratio.min()), float(ratio.max())
 
 
 def plot_eps():

@@ -29,10 +29,9 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from matplotlib.path import Path as MplPath
 
 from hw7.descent import LABELS, run, steps_to
-from hw7.surfaces import F_MIN, rosenbrock, rosenbrock_grad, typo, typo_grad
+from hw7.surfaces import F_MIN, MINIMUM, rosenbrock, rosenbrock_grad, typo, typo_grad
 
 STORE = Path(__file__).resolve().parents[2] / "results" / "problem1.npz"
 START = np.array([-4.0, -2.0])
@@ -68,6 +67,8 @@ def drawn(xy: np.ndarray, scale) -> np.ndarray:
     """The vertices of the polyline ``xy`` that matplotlib keeps when drawing it at ``scale`` pixels
     per unit (its own simplification, threshold ``path.simplify_threshold``); non-finite points
     (gaps in the line) become single NaN rows, as matplotlib draws them."""
+    from matplotlib.path import Path as MplPath  # only when computing: reading the store needs no matplotlib
+
     scale = np.broadcast_to(np.asarray(scale, dtype=float), (2,))
     pts = np.where(np.isfinite(xy), xy, np.nan) * scale
     path = MplPath(pts).cleaned(simplify=True, remove_nans=True)
@@ -275,6 +276,22 @@ def sweep_stats(name: str) -> dict[str, np.ndarray]:
     if name not in SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; expected one of {sorted(SWEEPS)}")
     return {k: stored()[f"{name}/{k}"] for k in STATS}
+
+
+def hessian_eigenvalues() -> np.ndarray:
+    """Eigenvalues of Rosenbrock's Hessian at the minimum (ascending): the valley's two curvatures."""
+    x, y = MINIMUM
+    h = np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
+    return np.linalg.eigvalsh(h)
+
+
+def eps_ratio() -> tuple[float, float]:
+    """Smallest and largest settled-error ratio (ε inside / outside) over the η that reach 10⁻³."""
+    inside, outside = sweep_stats("adam"), sweep_stats("adam-eps-outside")
+    to3 = TOLS.index(1e-3)
+    hit = (inside["steps_to"][:, to3] >= 0) & (outside["steps_to"][:, to3] >= 0)
+    ratio = inside["late_median"][hit] / outside["late_median"][hit]
+    return float(ratio.min()), float(ratio.max())
 
 
 def typo_run(method: str) -> tuple[np.ndarray, np.ndarray]:

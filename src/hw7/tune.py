@@ -336,7 +336,7 @@ def chosen_trial(s: optuna.Study) -> optuna.trial.FrozenTrial:
     """The one-standard-error rule (Breiman et al. 1984): of the complete trials whose
     validation accuracy is within one standard error of the best, the one that took the
     least compute. Differences smaller than that are noise of the 10,000-image split."""
-    done = [t for t in s.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    done = [t for t in s.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         raise ValueError(f"study {s.study_name!r} has no complete trial yet")
     best = max(t.value for t in done)
@@ -450,7 +450,7 @@ def trials_frame(s: optuna.Study) -> "pd.DataFrame":
     import pandas as pd
 
     rows = []
-    for t in s.trials:
+    for t in s.get_trials(deepcopy=False):
         if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
@@ -478,4 +478,4 @@ def importances(s: optuna.Study) -> "pd.Series":
 
 def enqueued(s: optuna.Study) -> list[int]:
     """Numbers of the trials that were starting points given by hand (``enqueue_trial``)."""
-    return [t.number for t in s.trials if "fixed_params" in t.system_attrs]
+    return [t.number for t in s.get_trials(deepcopy=False) if "fixed_params" in t.system_attrs]
