@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
-from hw7 import sweep
-from hw7.__main__ import main
+from hw7 import store, sweep
+from hw7.__main__ import build_parser, main
 from hw7.config import RunConfig
+from hw7.experiments import EXPERIMENTS
 
 
 def fails(argv: list[str], capsys) -> str:
@@ -36,8 +37,14 @@ def fails(argv: list[str], capsys) -> str:
     (["train", "--max-norm", "-3"], "invalid config field max_norm=-3.0: must be >= 0"),
     (["train", "--warmup-epochs", "2"], "invalid config field warmup_epochs=2: a warm-up needs --schedule cosine"),
     (["train", "--schedule", "cosine", "--warmup-epochs", "30"], "warmup_epochs=30: in [0, epochs) = [0, 30)"),
+    (["train", "--epochs", "0"], "argument --epochs: invalid config field epochs=0: must be positive"),
+    (["train", "--seed", "99999999999999999999999"],
+     "argument --seed: invalid config field seed=99999999999999999999999: an integer in [0, 2**63 - 1]"),
+    (["train", "--seed", "-1"], "argument --seed: invalid config field seed=-1: an integer in [0, 2**63 - 1]"),
+    (["train", "--data-seed", str(2**63)], "argument --data-seed: invalid config field data_seed=9223372036854775808"),
 ])
-def test_bad_input_is_one_line_error(argv, expected, capsys):
+def test_bad_input_is_one_line_error(argv, expected, capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("trained"))
     assert expected in fails(argv, capsys)
 
 
@@ -123,3 +130,51 @@ def test_run_add_probabilities_trains_missing_runs_then_adds_them(capsys, monkey
     ones = [c for c in experiment("p3-depth") if c.seed == 1]
     assert calls == [("train", ones, True), ("add", ones)] and len(ones) == 2
     assert "p3-depth: probabilities added to 1 records; 1 of 2 had them already" in capsys.readouterr().out
+
+
+def test_run_lists_the_experiments_and_refuses_an_unknown_one_before_running(capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "train_many", lambda *a, **k: pytest.fail("ran"))
+    message = fails(["run", "p2-sgd", "p9-nope"], capsys)
+    assert "invalid choice: 'p9-nope'" in message and all(repr(name) in message for name in EXPERIMENTS)
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    listed = capsys.readouterr().out.split("\nexperiments:\n")[1]
+    assert listed.replace(",", " ").split() == list(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("command, flag, default", [
+    ("run", "--device", "cpu"), ("run", "--threads", "1"), ("train", "--device", "cpu"),
+    ("train", "--threads", "1"), ("preview", "--port", "4848"), ("render", "--to", "html pdf"),
+    ("tune", "--workers", "1"), ("tune", "--threads", "1"),
+])
+def test_options_help_shows_their_default(command, flag, default):
+    parser = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    action = next(a for a in parser._actions if flag in a.option_strings)
+    assert action.help and f"(default: {default})" in action.help % vars(action)
+
+
+def test_top_level_help_reads_cleanly(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "python -m hw7 COMMAND" in out and "`" not in out
+
+
+def test_train_of_a_stored_config_says_it_was_loaded_and_when_it_was_trained(capsys, monkeypatch):
+    monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("trained"))
+    record = store.load(RunConfig())  # the assignment's config: stored with the p2-sgd sweep
+    main(["train"])
+    out = capsys.readouterr().out
+    assert (f"loaded from results/runs/{record['key']}.json, not trained again: it was trained on "
+            f"{record['finished']} in {record['seconds']:.1f} s") in out
+    assert "stored as" not in out
+
+
+def test_train_of_a_new_config_says_it_was_trained_and_stored(capsys, monkeypatch):
+    config = RunConfig(sizes=(784, 7, 10), epochs=1)
+    assert store.load(config) is None
+    history = {"train_loss": [0.5], "eval_acc": [0.8]}
+    monkeypatch.setattr(sweep, "train_many", lambda configs, **kw: [{"history": history, "diverged_epoch": None,
+                                                                     "key": "k", "seconds": 1.25}])
+    main(["train", "--sizes", "784", "7", "10", "--epochs", "1"])
+    assert "trained in 1.2 s, stored as results/runs/k.json" in capsys.readouterr().out

@@ -173,6 +173,9 @@ def test_unknown_study():
     (["problem2", "--storage", "postgresql://me:s3cret@127.0.0.1:1/hw7"],
      "cannot open the database 'hw7' on 127.0.0.1:1 (connection failed"),
     (["problem2", "--workers", "0"], "--workers must be at least 1"),
+    (["problem2", "--storage", "postgresql://me:s3cret@db-host:99x/hw7"],
+     "--storage postgresql://…: the port '99x' of host 'db-host' is not a number"),
+    (["problem2", "--copy-to", "copy.log"], "no study 'problem2' to copy: its storage holds none"),
 ])
 def test_bad_tune_commands_get_one_line_and_create_nothing(argv, message, tmp_path, monkeypatch):
     monkeypatch.setattr(tune, "RESULTS", tmp_path / "results")
@@ -182,6 +185,40 @@ def test_bad_tune_commands_get_one_line_and_create_nothing(argv, message, tmp_pa
     assert message in str(exit.value.code) and "\n" not in str(exit.value.code)
     assert "s3cret" not in str(exit.value.code)  # never the password
     assert list(tmp_path.rglob("*")) == []  # no journal, no folder, inside results/ or out
+
+
+def test_trials_is_required(capsys, monkeypatch):
+    monkeypatch.setattr(tune, "main", lambda args: pytest.fail("tuned"))
+    with pytest.raises(SystemExit) as exit:
+        cli(["tune", "problem2"])
+    assert exit.value.code == 2 and "the following arguments are required: --trials" in capsys.readouterr().err
+
+
+def test_trials_0_prints_the_progress_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    committed = tune.RESULTS / "optuna" / "problem3.log"  # a search with a trial left running
+    monkeypatch.setattr(tune, "RESULTS", tmp_path / "results")
+    cli(["tune", "problem2", "--trials", "0"])  # the default journal, which does not exist
+    (tmp_path / "empty.log").touch()
+    cli(["tune", "problem2", "--storage", str(tmp_path / "empty.log"), "--trials", "0"])
+    assert capsys.readouterr().out == "problem2: 0 trials (none)\n" * 2
+    assert [p.name for p in tmp_path.rglob("*")] == ["empty.log"] and (tmp_path / "empty.log").stat().st_size == 0
+    journal = tmp_path / "problem3.log"
+    journal.write_bytes(committed.read_bytes())
+    digest = sha256(journal)
+    cli(["tune", "problem3", "--storage", str(journal), "--trials", "0"])
+    assert capsys.readouterr().out.startswith("problem3: ") and sha256(journal) == digest
+
+
+@pytest.mark.parametrize("trials", ["0", "1"])
+def test_a_storage_file_that_is_no_journal_is_refused_by_name(trials, tmp_path, monkeypatch):
+    monkeypatch.setattr(tune, "search", lambda *a, **k: pytest.fail("searched"))
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    with pytest.raises(SystemExit) as exit:
+        cli(["tune", "problem2", "--storage", str(text), "--trials", trials])
+    assert str(exit.value.code) == (f"error: {text}: not an Optuna journal (its first line is no Optuna log entry); "
+                                    "fix: --storage a journal file, or a new file to start one")
+    assert text.read_text() == "hello\n"
 
 
 def sha256(path) -> str:

@@ -1,14 +1,17 @@
-"""Command line: ``python -m hw7 <command>``; the Makefile's targets call these."""
+"""The book's command line: python -m hw7 COMMAND (the Makefile's targets call these commands)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the book (the renderer is the qmdbook package)
 
+FORMATS = ("html", "pdf")  # what `render` writes
 CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.checkpoint)
+DEVICE_HELP = "where to train (auto: cuda if available, else cpu) (default: %(default)s)"
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -93,12 +96,15 @@ def config_from_args(args: argparse.Namespace):
     """The ``RunConfig`` the options of ``add_config_options`` describe."""
     import dataclasses
 
-    from hw7.config import RunConfig
+    from hw7.config import ConfigError, RunConfig
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
     if values.get("data_seed") is None:
         values["data_seed"] = values["seed"]
-    return RunConfig(**values)
+    try:
+        return RunConfig(**values)
+    except ConfigError as exc:  # name the option, as argparse does
+        raise ValueError(f"argument --{exc.field.replace('_', '-')}: {exc}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -135,12 +141,14 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
+    from hw7 import store
     from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment, experiment_of
     from hw7.sweep import resolve_device, train_many
 
     config = config_from_args(args)
     resolve_device(args.device)
     torch.set_num_threads(args.threads)
+    stored = store.path_of(config).is_file()  # then train_many loads it instead of training
     name = experiment_of(config)  # a config of a stored experiment is trained in that experiment's group
     record = train_many([config], device=args.device, universe=experiment(name) if name else None,
                         predictions=name in WITH_PREDICTIONS, probabilities=name in WITH_PROBABILITIES,
@@ -151,7 +159,12 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"{config.eval_on} accuracy {acc if acc is not None else float('nan'):.4f}")
     if record["diverged_epoch"] is not None:
         print(f"diverged in epoch {record['diverged_epoch'] + 1} (loss not finite)")
-    print(f"stored as results/runs/{record['key']}.json ({record['seconds']:.1f} s)")
+    where = f"results/runs/{record['key']}.json"
+    if stored:
+        print(f"loaded from {where}, not trained again: it was trained on {record['finished']} "
+              f"in {record['seconds']:.1f} s")
+    else:
+        print(f"trained in {record['seconds']:.1f} s, stored as {where}")
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -172,8 +185,10 @@ def cmd_tune(args: argparse.Namespace) -> None:
     tune(args)
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m hw7``: one subcommand per ``cmd_*`` function."""
     from hw7.config import DEVICES
+    from hw7.experiments import EXPERIMENTS
 
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,26 +197,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--root", default=None, help="data folder (default: $HW7_DATA or data/)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("report", help="render the book: Quarto if installed, else `render`")
+    p = sub.add_parser("report", help="render the book: Quarto if installed, else the render command")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("render", help="render the book without Quarto (jupyter-cache, Pandoc, Typst)")
-    p.add_argument("--to", nargs="+", default=["html", "pdf"], choices=["html", "pdf"])
+    p.add_argument("--to", nargs="+", default=list(FORMATS), choices=FORMATS,
+                   help=f"formats to write (default: {' '.join(FORMATS)})")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("preview", help="quarto preview, else re-render on save and serve _book/")
-    p.add_argument("--port", type=int, default=4848)
+    p.add_argument("--port", type=int, default=4848, help="port of the local web server (default: %(default)s)")
     p.set_defaults(func=cmd_preview)
 
-    p = sub.add_parser("run", help="compute the named experiments' missing runs into results/")
-    p.add_argument("names", nargs="+")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads, stored in the record (a bitwise rerun needs the same count); "
-                   "two speed up only the wide networks, about 1.5x here")
+    names = textwrap.fill(", ".join(EXPERIMENTS), 76, break_on_hyphens=False, initial_indent="  ",
+                          subsequent_indent="  ")
+    p = sub.add_parser("run", help="compute the named experiments' missing runs into results/",
+                       epilog=f"experiments:\n{names}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="+", choices=EXPERIMENTS, metavar="NAME", help="experiments to run (listed below)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch threads, stored in the record (a bitwise rerun needs the same count); "
+                        "two speed up only the wide networks, about 1.5x here (default: %(default)s)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only these seeds (lets separate processes share an experiment's seeds)")
     p.add_argument("--max-group", type=positive_int, default=16,
                    help="most configs trained as one stacked model (groups already stored keep their size)")
-    p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--device", default="cpu", choices=DEVICES, help=DEVICE_HELP)
     p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
                    help="save a group's training state this often (results/checkpoints/; resumed by the next run)")
     p.add_argument("--add-probabilities", action="store_true",
@@ -211,8 +231,10 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("train", help="train one config (through the run store) and print its accuracy per epoch")
     add_config_options(p)
-    p.add_argument("--threads", type=positive_int, default=1)
-    p.add_argument("--device", default="cpu", choices=DEVICES)
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch threads, stored in the record (a bitwise rerun needs the same count) "
+                        "(default: %(default)s)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help=DEVICE_HELP)
     p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
                    help="save the training state this often (results/checkpoints/; resumed by the next call)")
     p.set_defaults(func=cmd_train)
@@ -224,9 +246,11 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("tune", help="run or extend an Optuna search (validation split only)")
     p.add_argument("study", help="problem2 or problem3")
-    p.add_argument("--trials", type=int, default=20, help="trials to add (0: print the study's progress)")
+    p.add_argument("--trials", type=int, required=True,
+                   help="trials to add, required: each trains a network for 10 to 30 epochs; "
+                        "0 prints the study's progress and runs nothing")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes on this machine, sharing the trials (default 1)")
+                   help="worker processes on this machine, sharing the trials (default: %(default)s)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage: a database URL (postgresql://user:pass@host/db) or a journal file; "
                         "default results/optuna/<study>.log")
@@ -235,10 +259,13 @@ def main(argv: list[str] | None = None) -> None:
                         "or a database URL")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: a fresh one, recorded per trial)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)")
     p.set_defaults(func=cmd_tune)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except Exception as exc:

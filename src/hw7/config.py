@@ -20,6 +20,7 @@ SCHEDULES = ("none", "step", "cosine")
 SPLITS = ("test", "val")
 AUGMENTS = ("none", "affine", "elastic")
 DEVICES = ("cpu", "cuda", "auto")  # where a run trains (not part of its key; the record names it)
+SEED_MAX = 2**63 - 1  # seeds are torch generator seeds (unsigned 64 bits); data_seed + 1 seeds augmentation
 
 # Fields that may differ between configs trained together in one stacked model;
 # every other field must be equal (same shapes, same stream of mini-batches).
@@ -124,13 +125,23 @@ class RunConfig:
         return sum(i * o + o for i, o in zip(self.sizes[:-1], self.sizes[1:])) + norm
 
 
+class ConfigError(ValueError):
+    """An invalid ``RunConfig`` field; ``field`` names it (the command line names its option)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _check(ok: bool, name: str, value, allowed: str) -> None:
     if not ok:
-        raise ValueError(f"invalid config field {name}={value!r}: {allowed}")
+        raise ConfigError(name, f"invalid config field {name}={value!r}: {allowed}")
 
 
 def validate(c: RunConfig) -> None:
-    """Raise ``ValueError`` naming the field and the allowed values."""
+    """Raise ``ConfigError`` naming the field and the allowed values. A field is checked before
+    the fields whose checks depend on it (``epochs`` before ``warmup_epochs``), so the first
+    problem reported is the real one."""
     _check(len(c.sizes) >= 2 and all(s > 0 for s in c.sizes), "sizes", c.sizes,
            "need at least input and output sizes, all positive")
     _check(c.sizes[0] == 784 and c.sizes[-1] == 10, "sizes", c.sizes, "MNIST needs 784 inputs and 10 outputs")
@@ -148,6 +159,7 @@ def validate(c: RunConfig) -> None:
     _check(c.weight_decay >= 0 and math.isfinite(c.weight_decay), "weight_decay", c.weight_decay,
            "must be >= 0 and finite")
     _check(c.schedule in SCHEDULES, "schedule", c.schedule, f"one of {SCHEDULES}")
+    _check(c.epochs >= 1, "epochs", c.epochs, "must be positive")
     _check(0 <= c.warmup_epochs < c.epochs, "warmup_epochs", c.warmup_epochs,
            f"in [0, epochs) = [0, {c.epochs}) (0: off)")
     _check(c.warmup_epochs == 0 or c.schedule == "cosine", "warmup_epochs", c.warmup_epochs,
@@ -156,7 +168,9 @@ def validate(c: RunConfig) -> None:
     _check(c.step_size >= 1, "step_size", c.step_size, "must be >= 1")
     _check(0 < c.gamma <= 1, "gamma", c.gamma, "in (0, 1]")
     _check(c.batch_size >= 1, "batch_size", c.batch_size, "must be positive")
-    _check(c.epochs >= 1, "epochs", c.epochs, "must be positive")
+    for name in ("seed", "data_seed"):
+        _check(0 <= getattr(c, name) <= SEED_MAX, name, getattr(c, name),
+               f"an integer in [0, 2**63 - 1] = [0, {SEED_MAX}]")
     _check(c.eval_on in SPLITS, "eval_on", c.eval_on, f"one of {SPLITS}")
     _check(c.augment in AUGMENTS, "augment", c.augment, f"one of {AUGMENTS}")
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -167,6 +169,12 @@ def database(url: str, heartbeat: int, grace: int) -> optuna.storages.RDBStorage
     except sqlalchemy.exc.ArgumentError:
         raise ValueError(f"--storage {url.split('://')[0]}://…: not a database URL; use "
                          "postgresql://user:password@host/database or a journal file path") from None
+    except ValueError:  # SQLAlchemy's int() of the port; its URL pattern, to name the host and port only
+        host, port = re.match(r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(\[[^/?]+\]|[^/:?]*)(?::([^/?]*))?",
+                              url).groups()
+        raise ValueError(f"--storage {url.split('://')[0]}://…: the port {port!r} of host {host!r} is not a "
+                         "number; fix the URL: postgresql://user:password@host:port/database (port: e.g. 5432, "
+                         "or leave it out)") from None
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     shown = u.render_as_string(hide_password=True)
@@ -204,17 +212,55 @@ def database(url: str, heartbeat: int, grace: int) -> optuna.storages.RDBStorage
                          f"or correct the URL") from None
 
 
+def journal_path(study: str, url: str | None = None, root: Path | None = None) -> Path | None:
+    """The journal file of ``--storage url`` (default: the study's in ``results/optuna/``); None for a database."""
+    if url and "://" in url:
+        return None
+    return Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
+
+
+def check_journal(path: Path) -> None:
+    """Refuse an existing file that is not an Optuna journal (its first line is not an Optuna log
+    entry), before Optuna appends to it. An empty file is a new journal."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it as an Optuna journal ({exc.strerror}); "
+                         "fix: --storage a journal file, or a new file to start one") from None
+    try:
+        entry = json.loads(first) if first else {"op_code": None}
+    except ValueError:  # not JSON, or not UTF-8
+        entry = None
+    if not (isinstance(entry, dict) and "op_code" in entry):
+        raise ValueError(f"{path}: not an Optuna journal (its first line is no Optuna log entry); "
+                         "fix: --storage a journal file, or a new file to start one")
+
+
 def storage_for(study: str, url: str | None = None, root: Path | None = None,
                 heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.BaseStorage:
     """An Optuna storage: the given database URL or journal file, else the study's journal in
     ``results/optuna/``. Both send heartbeats (see ``HeartbeatJournal``); default ``HEARTBEAT``, ``GRACE``."""
     check_study(study)
     heartbeat, grace = heartbeat or HEARTBEAT, grace or GRACE
-    if url and "://" in url:
+    path = journal_path(study, url, root)
+    if path is None:
         return database(url, heartbeat, grace)
-    path = Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
+    check_journal(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return HeartbeatJournal(path, heartbeat, grace)
+
+
+def holding(study: str, url: str | None = None) -> optuna.storages.BaseStorage | None:
+    """The storage of ``--storage url`` if it holds ``study``, else None. Writes nothing: a journal
+    file that does not exist is not created (a database gets Optuna's tables, if it lacks them)."""
+    path = journal_path(study, url)
+    if path is not None and not path.exists():
+        return None
+    storage = storage_for(study, url)
+    return storage if study in optuna.get_all_study_names(storage) else None
 
 
 def objective(space: Callable[[optuna.Trial], RunConfig], subset: int | None = None, attrs: dict | None = None):
@@ -324,7 +370,7 @@ def _load(name: str, storage) -> optuna.Study:
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name}`") from None
+        raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name} --trials N`") from None
 
 
 def standard_error(accuracy: float, n: int = N_VAL) -> float:
@@ -346,7 +392,6 @@ def chosen_trial(s: optuna.Study) -> optuna.trial.FrozenTrial:
 
 def trial_config(t: optuna.trial.FrozenTrial) -> RunConfig:
     """The config a trial trained (on the validation split)."""
-    import json
     return RunConfig.from_dict(json.loads(t.user_attrs["config"]))
 
 
@@ -424,24 +469,40 @@ def run_workers(args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
+    """``python -m hw7 tune``: add ``args.trials`` trials, or with 0 print the study's progress
+    (writing nothing to its storage); then copy it to ``args.copy_to`` if given."""
     check_study(args.study)  # before any file is created
     if args.workers < 1 or args.trials < 0:
         raise ValueError("--workers must be at least 1 and --trials at least 0")
-    storage = storage_for(args.study, args.storage)
-    if args.copy_to:
-        copy_target(args.study, args.copy_to)
-    if args.workers > 1:
-        study(args.study, storage)  # created (and its starting points queued) once, before the workers
-        run_workers(args)
-        s = study(args.study, storage)
+    if args.trials == 0:
+        storage = holding(args.study, args.storage)
+        if storage is None and args.copy_to:
+            raise ValueError(f"no study {args.study!r} to copy: its storage holds none; "
+                             f"fix: run `python -m hw7 tune {args.study} --trials N` first")
+        if storage is None:
+            print(f"{args.study}: 0 trials (none)")
+            return
+        s = load(args.study, storage)
     else:
-        import torch
-        torch.set_num_threads(args.threads)
-        s = search(args.study, args.trials, storage, args.timeout, seed=args.seed)
+        storage = storage_for(args.study, args.storage)
+        if args.copy_to:
+            copy_target(args.study, args.copy_to)
+        s = add_trials(args, storage)
     print(summary(s))
     if args.copy_to:
         copy(args.study, storage, args.copy_to)
         print(f"copied {args.study} ({len(s.trials)} trials) to {args.copy_to.split('@')[-1]}")
+
+
+def add_trials(args: argparse.Namespace, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    """Run ``args.trials`` trials of the study in ``storage``, in ``args.workers`` processes."""
+    if args.workers > 1:
+        study(args.study, storage)  # created (and its starting points queued) once, before the workers
+        run_workers(args)
+        return study(args.study, storage)
+    import torch
+    torch.set_num_threads(args.threads)
+    return search(args.study, args.trials, storage, args.timeout, seed=args.seed)
 
 
 def trials_frame(s: optuna.Study) -> "pd.DataFrame":
