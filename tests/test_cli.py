@@ -139,7 +139,19 @@ def test_run_lists_the_experiments_and_refuses_an_unknown_one_before_running(cap
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     listed = capsys.readouterr().out.split("\nexperiments:\n")[1]
-    assert listed.replace(",", " ").split() == list(EXPERIMENTS)
+    assert listed.replace(",", " ").split() == ["problem1", *EXPERIMENTS]
+
+
+def test_run_problem1_stores_the_sweeps_and_trains_nothing(tmp_path, capsys, monkeypatch):
+    from hw7 import rosenbrock_runs
+
+    monkeypatch.setattr(sweep, "train_many", lambda *a, **k: pytest.fail("trained"))
+    committed = rosenbrock_runs.read()
+    monkeypatch.setattr(rosenbrock_runs, "compute", lambda: committed)  # its equality with compute() is tested apart
+    monkeypatch.setattr(rosenbrock_runs, "STORE", tmp_path / "problem1.npz")
+    main(["run", "problem1"])
+    assert f"stored in {tmp_path / 'problem1.npz'}" in capsys.readouterr().out
+    assert rosenbrock_runs.differences(rosenbrock_runs.read(), committed) == []
 
 
 @pytest.mark.parametrize("command, flag, default", [

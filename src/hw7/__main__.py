@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]  # the book (the renderer is the qmdbook package)
 
 FORMATS = ("html", "pdf")  # what `render` writes
+PROBLEM1 = "problem1"  # `run problem1`: Problem 1's stored sweeps (`hw7.rosenbrock_runs`)
 CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.checkpoint)
 DEVICE_HELP = "where to train (auto: cuda if available, else cpu) (default: %(default)s)"
 
@@ -114,6 +115,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
     from hw7.sweep import resolve_device, train_many
 
+    if PROBLEM1 in args.names:  # not a training run: Problem 1's sweeps, numpy only, about 10 s
+        from hw7 import rosenbrock_runs
+
+        print(f"{PROBLEM1}: stored in {rosenbrock_runs.save(rosenbrock_runs.compute())}")
+        args.names = [n for n in args.names if n != PROBLEM1]
     resolve_device(args.device)
     torch.set_num_threads(args.threads)
     refused = [name for name in args.names if args.add_probabilities and name not in WITH_PROBABILITIES]
@@ -209,18 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4848, help="port of the local web server (default: %(default)s)")
     p.set_defaults(func=cmd_preview)
 
-    names = textwrap.fill(", ".join(EXPERIMENTS), 76, break_on_hyphens=False, initial_indent="  ",
+    names = textwrap.fill(", ".join([PROBLEM1, *EXPERIMENTS]), 76, break_on_hyphens=False, initial_indent="  ",
                           subsequent_indent="  ")
     p = sub.add_parser("run", help="compute the named experiments' missing runs into results/",
+                       description=textwrap.fill("Compute the named experiments' missing runs into results/runs/ (problem1: "
+                                   "Problem 1's optimizer sweeps into results/problem1.npz). A narrow network's "
+                                   "missing run (compiled epoch) is trained alone or stacked with the other missing "
+                                   "runs, never with its stored group-mates, while a wider network's is re-trained "
+                                   "with its whole stored group; off a terminal each finished group prints one line.", 79),
                        epilog=f"experiments:\n{names}", formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="+", choices=EXPERIMENTS, metavar="NAME", help="experiments to run (listed below)")
+    p.add_argument("names", nargs="+", choices=[PROBLEM1, *EXPERIMENTS], metavar="NAME",
+                   help="experiments to run (listed below)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads, stored in the record (a bitwise rerun needs the same count); "
                         "two speed up only the wide networks, about 1.5x here (default: %(default)s)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="only these seeds (lets separate processes share an experiment's seeds)")
     p.add_argument("--max-group", type=positive_int, default=16,
-                   help="most configs trained as one stacked model (groups already stored keep their size)")
+                   help="most configs trained as one stacked model (a wide network's stored groups keep their size) "
+                        "(default: %(default)s)")
     p.add_argument("--device", default="cpu", choices=DEVICES, help=DEVICE_HELP)
     p.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES,
                    help="save a group's training state this often (results/checkpoints/; resumed by the next run)")

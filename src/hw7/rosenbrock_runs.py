@@ -185,8 +185,9 @@ def expected_layout() -> dict[str, tuple[type, tuple[int | None, ...]]]:
     return out
 
 
-def save(arrays: dict[str, np.ndarray], path: Path = STORE) -> Path:
-    """Write the store atomically (a temporary file in the same folder, then a rename)."""
+def save(arrays: dict[str, np.ndarray], path: Path | None = None) -> Path:
+    """Write the store (default ``STORE``) atomically (a temporary file in the same folder, then a rename)."""
+    path = path or STORE
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
@@ -199,8 +200,9 @@ def save(arrays: dict[str, np.ndarray], path: Path = STORE) -> Path:
     return path
 
 
-def read(path: Path = STORE) -> dict[str, np.ndarray]:
-    """The stored arrays, checked against ``expected_layout`` and the grid constants of this code."""
+def read(path: Path | None = None) -> dict[str, np.ndarray]:
+    """The stored arrays (default ``STORE``), checked against ``expected_layout`` and the grid constants."""
+    path = path or STORE
     rebuild = "rebuild it with `python -m hw7 run problem1`"
     if not path.is_file():
         raise Problem1StoreError(f"{path} is missing: {rebuild}")
