@@ -105,21 +105,28 @@ def test_listing_is_the_source():
     from hw7 import descent
     from hw7.listings import listing
 
-    text = listing(descent.gd, descent.adams)
+    text = listing("hw7.descent", "gd", "adams")
     assert inspect.getsource(descent.adams).strip() in text
     assert text.count("```python\n") == 2 and "`src/hw7/descent.py`, lines" in text
+    first, last = map(int, re.search(r"lines (\d+)–(\d+)", text).groups())  # the first block's: gd
+    lines, start = inspect.getsourcelines(descent.gd)
+    assert (first, last) == (start, start + len(lines) - 1)
+    method = listing("hw7.nets", "Network.forward")
+    assert method.split("```python\n")[1].startswith("def forward(")
+    with pytest.raises(ValueError, match="no function or class 'nonesuch'"):
+        listing("hw7.descent", "nonesuch")
 
 
 def test_c_listing_is_the_kernel_source():
     from hw7 import epoch_kernel
     from hw7.listings import c_listing
 
-    text = c_listing(epoch_kernel, "update")
+    text = c_listing("src/hw7/epoch_kernel.c", "update")
     body = text.split("```c\n")[1].split("\n```")[0]
     assert body in epoch_kernel.SOURCE and body.startswith("/* torch.optim.SGD / Adam")
     assert body.rstrip().endswith("}") and body.count("static inline void update(") == 1
     with pytest.raises(ValueError, match="no C function 'nonesuch'"):
-        c_listing(epoch_kernel, "nonesuch")
+        c_listing("src/hw7/epoch_kernel.c", "nonesuch")
 
 
 @pytest.fixture(scope="module")
