@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,11 @@ def _qb_inputs(root):
         out.add(kind + ":" + rel)
     return sorted(out)
 """
+
+
+# Chapters may execute side by side (``render_book``), each in its own kernel; jupyter-cache's store
+# is one SQLite database, so its reads and writes take turns.
+CACHE_LOCK = threading.Lock()
 
 
 class ExecuteError(ValueError):
@@ -199,13 +205,12 @@ def execute(book: Book, chapter: Chapter, cache_dir: Path, reuse: bool, log,
 
     if plan(chapter) == [("setup", None), ("deps", None)]:
         return Executed(nbformat.v4.new_notebook(), {}, {}, ran=False)  # markdown engine: no kernel
-    cache = get_cache(cache_dir)
     nb = notebook(book, chapter)
     rel = chapter.path.relative_to(book.root)
     if reuse:
         try:
-            record = cache.match_cache_notebook(nb)
-            cached = cache.get_cache_bundle(record.pk).nb
+            with CACHE_LOCK:
+                cached = get_cache(cache_dir).get_cache_bundle(get_cache(cache_dir).match_cache_notebook(nb).pk).nb
             inputs, digests = recorded_inputs(cached)
             if digests == inputs_digest(book.root, inputs):
                 return split(chapter, cached, ran=False)
@@ -221,8 +226,9 @@ def execute(book: Book, chapter: Chapter, cache_dir: Path, reuse: bool, log,
     inputs, _ = recorded_inputs(result.nb)
     result.nb.metadata["qmdbook"] = {"inputs": inputs_digest(book.root, inputs)}
     if reuse:
-        cache.cache_notebook_bundle(CacheBundleIn(result.nb, uri=str(chapter.path)),
-                                    check_validity=False, overwrite=True)
+        with CACHE_LOCK:
+            get_cache(cache_dir).cache_notebook_bundle(CacheBundleIn(result.nb, uri=str(chapter.path)),
+                                                       check_validity=False, overwrite=True)
     return split(chapter, result.nb, ran=True)
 
 
