@@ -9,7 +9,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(scope="session")
 def mnist():
-    from hw7.data import load_mnist, data_root
+    from hw7.data import data_root, load_mnist
 
     if not (data_root() / "MNIST" / "raw").is_dir():
         if os.environ.get("CI"):

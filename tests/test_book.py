@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from qmdbook.qmd import load_book
 from qmdbook.crossref import number_book
+from qmdbook.qmd import load_book
 from qmdbook.render import render_book
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,10 +4,11 @@ import dataclasses
 
 import pytest
 
-from hw7 import store, sweep
 from hw7.__main__ import build_parser, main
 from hw7.config import RunConfig
-from hw7.experiments import EXPERIMENTS
+from hw7.engine import trainer
+from hw7.results import store, sweep
+from hw7.results.experiments import EXPERIMENTS
 
 
 def fails(argv: list[str], capsys) -> str:
@@ -58,16 +59,16 @@ def test_too_large_a_network_is_refused_before_training(capsys, monkeypatch):
     monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("trained"))
     message = fails(["train", "--sizes", "784", "3000000", "10", "--epochs", "1"], capsys)
     assert "784-3000000-10 needs about" in message and "GiB of cpu memory is available" in message
-    monkeypatch.setattr(sweep, "memory_available", lambda device: 2**30)
+    monkeypatch.setattr(trainer, "memory_available", lambda device: 2**30)
     assert "only 1.0 GiB" in fails(["train", "--sizes", "784", "100000", "10", "--epochs", "1"], capsys)
 
 
 def test_memory_estimate_covers_the_big_pieces():
     one = RunConfig(sizes=(784, 100_000, 10))
-    need = sweep.memory_needed([one], 60_000, 10_000)
+    need = trainer.memory_needed([one], 60_000, 10_000)
     assert need > 4 * (4 * one.n_params + 10_000 * 100_000)  # params, grad, momentum, lr; an evaluation chunk
     assert need < 2 * 4 * (4 * one.n_params + 10_000 * 100_000)  # and not wildly more
-    assert sweep.memory_needed([RunConfig()], 60_000, 10_000) < 2**30  # the assignment's net: small
+    assert trainer.memory_needed([RunConfig()], 60_000, 10_000) < 2**30  # the assignment's net: small
 
 
 class Trained(Exception):
@@ -75,7 +76,7 @@ class Trained(Exception):
 
 
 def test_train_options_are_generated_from_runconfig(monkeypatch):
-    from hw7.experiments import experiment
+    from hw7.results.experiments import experiment
 
     seen, universes = [], []
 
@@ -117,8 +118,8 @@ def test_every_config_field_has_an_option():
 def test_run_add_probabilities_trains_missing_runs_then_adds_them(capsys, monkeypatch):
     """`run NAME --add-probabilities`: refused for an experiment that keeps no probabilities; else the
     missing runs are trained (keeping them), then the stored ones of the seeds asked for get them."""
-    from hw7 import backfill
-    from hw7.experiments import experiment
+    from hw7.results import backfill
+    from hw7.results.experiments import experiment
 
     monkeypatch.setattr(sweep, "train_many", lambda *a, **k: pytest.fail("trained"))
     assert "p2-sgd keeps no probabilities" in fails(["run", "p3-depth", "p2-sgd", "--add-probabilities"], capsys)
@@ -143,7 +144,7 @@ def test_run_lists_the_experiments_and_refuses_an_unknown_one_before_running(cap
 
 
 def test_run_problem1_stores_the_sweeps_and_trains_nothing(tmp_path, capsys, monkeypatch):
-    from hw7 import rosenbrock_runs
+    from hw7.rosenbrock import runs as rosenbrock_runs
 
     monkeypatch.setattr(sweep, "train_many", lambda *a, **k: pytest.fail("trained"))
     committed = rosenbrock_runs.read()

@@ -225,7 +225,7 @@ def test_render_fetches_the_data_before_the_chapters(tmp_path, monkeypatch, caps
     empty.mkdir()
     (book / "_quarto.yml").write_text(BOOK)
     (book / "index.qmd").write_text(CHAPTER)
-    monkeypatch.setattr(hw7.__main__, "ROOT", book)
+    monkeypatch.setattr(hw7.__main__, "PROJECT_ROOT", book)
     monkeypatch.setenv("HW7_DATA", str(empty))  # the kernel inherits it
     main(["render", "--to", "html"])
     log = capsys.readouterr().err

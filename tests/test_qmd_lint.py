@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qmdbook.qmd import load_book, option_problems, references
 from qmdbook.crossref import number_book
+from qmdbook.qmd import load_book, option_problems, references
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOKS = [ROOT, ROOT / "tests" / "qmdbook" / "fixtures" / "book"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the book (the renderer is the qmdbook package)
+from hw7 import PROJECT_ROOT
 
 FORMATS = ("html", "pdf")  # what `render` writes
-PROBLEM1 = "problem1"  # `run problem1`: Problem 1's stored sweeps (`hw7.rosenbrock_runs`)
-CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.checkpoint)
+PROBLEM1 = "problem1"  # `run problem1`: Problem 1's stored sweeps (`hw7.rosenbrock.runs`)
+CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.engine.checkpoint)
 DEVICE_HELP = "where to train (auto: cuda if available, else cpu) (default: %(default)s)"
 
 
@@ -36,21 +35,21 @@ def cmd_report(args: argparse.Namespace) -> None:
     from qmdbook.serve import report
 
     ensure_data()
-    report(ROOT)
+    report(PROJECT_ROOT)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
     from qmdbook.render import render_book
 
     ensure_data()
-    render_book(formats=tuple(args.to), root=ROOT)
+    render_book(formats=tuple(args.to), root=PROJECT_ROOT)
 
 
 def cmd_preview(args: argparse.Namespace) -> None:
     from qmdbook.serve import preview
 
     ensure_data()
-    preview(ROOT, port=args.port)
+    preview(PROJECT_ROOT, port=args.port)
 
 
 def positive_int(text: str) -> int:
@@ -111,12 +110,13 @@ def config_from_args(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7.backfill import add_probabilities
-    from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
-    from hw7.sweep import resolve_device, train_many
+    from hw7.engine.trainer import resolve_device
+    from hw7.results.backfill import add_probabilities
+    from hw7.results.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment
+    from hw7.results.sweep import train_many
 
     if PROBLEM1 in args.names:  # not a training run: Problem 1's sweeps, numpy only, about 10 s
-        from hw7 import rosenbrock_runs
+        from hw7.rosenbrock import runs as rosenbrock_runs
 
         print(f"{PROBLEM1}: stored in {rosenbrock_runs.save(rosenbrock_runs.compute())}")
         args.names = [n for n in args.names if n != PROBLEM1]
@@ -147,9 +147,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from hw7 import store
-    from hw7.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment, experiment_of
-    from hw7.sweep import resolve_device, train_many
+    from hw7.engine.trainer import resolve_device
+    from hw7.results import store
+    from hw7.results.experiments import WITH_PREDICTIONS, WITH_PROBABILITIES, experiment, experiment_of
+    from hw7.results.sweep import train_many
 
     config = config_from_args(args)
     resolve_device(args.device)
@@ -174,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    from hw7.check import check
+    from hw7.results.check import check
 
     report = check(reproduce_runs=args.reproduce)
     print(f"{report.records} run records, {report.journals} Optuna journals checked"
@@ -186,7 +187,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    from hw7.tune import main as tune
+    from hw7.results.tune import main as tune
 
     tune(args)
 
@@ -194,7 +195,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m hw7``: one subcommand per ``cmd_*`` function."""
     from hw7.config import DEVICES
-    from hw7.experiments import EXPERIMENTS
+    from hw7.results.experiments import EXPERIMENTS
 
     parser = argparse.ArgumentParser(prog="python -m hw7", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
+from hw7 import PROJECT_ROOT
+
 if TYPE_CHECKING:
     import torch
 
@@ -51,7 +53,6 @@ SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("local", "torchvision", "pypi")
 
 

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from hw7 import descent
-from hw7.surfaces import rosenbrock_grad
+from hw7.rosenbrock import descent
+from hw7.rosenbrock.surfaces import rosenbrock_grad
 
 START = (-4.0, -2.0)
 N_STEPS = 100_000

@@ -9,13 +9,13 @@ step per configuration:
 - the same network and optimizer with the data as in-memory tensors;
 - PyTorch's model-ensembling recipe: ``torch.func.stack_module_state`` of K = 8
   networks, ``vmap(functional_call)``, ``torch.optim.SGD`` on the stacked parameters;
-- ``hw7.sweep.fit`` (what ``train_many`` runs per group) at K = 11, the group the
+- ``hw7.engine.trainer.fit`` (what ``train_many`` runs per group) at K = 11, the group the
   report's learning-rate sweeps train (11 rates per seed), and at K = 8, the
   recipe's K;
 
 plus Adam through ``fit`` at K = 11 and the deep 784-30×8-10 network alone (K = 1,
 as the report trains it). ``fit`` trains these narrow networks through the
-compiled epoch (`hw7.epoch_kernel`); its times include building the stacked
+compiled epoch (`hw7.engine.epoch_kernel`); its times include building the stacked
 model and optimizer in every repetition, which a real 180,000-step run pays once. Each path runs a few hundred steps per repetition; the
 paths take turns within a repetition (so a change in the machine's load hits all
 of them alike) and the medians over repetitions are printed, at one thread and
@@ -55,7 +55,7 @@ def assignment_loop() -> Callable[[int], None]:
     from torchvision import datasets, transforms
 
     from hw7.data import ensure_mnist
-    from hw7.nets import Network
+    from hw7.engine.nets import Network
 
     root = ensure_mnist().parent.parent
     tf = transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda x: x.view(-1))])
@@ -81,7 +81,7 @@ def assignment_loop() -> Callable[[int], None]:
 
 def in_memory(x: torch.Tensor, y: torch.Tensor) -> Callable[[int], None]:
     """The same network and optimizer, batches as views of tensors already in memory."""
-    from hw7.nets import Network
+    from hw7.engine.nets import Network
 
     torch.manual_seed(0)
     net = Network([784, 30, 10])
@@ -100,7 +100,7 @@ def vmap_recipe(x: torch.Tensor, y: torch.Tensor, k: int = 8) -> Callable[[int],
     """PyTorch's model-ensembling recipe (``torch.func``), k networks sharing each batch."""
     from torch.func import functional_call, stack_module_state, vmap
 
-    from hw7.nets import Network
+    from hw7.engine.nets import Network
 
     torch.manual_seed(0)
     nets = [Network([784, 30, 10]) for _ in range(k)]
@@ -122,10 +122,9 @@ def vmap_recipe(x: torch.Tensor, y: torch.Tensor, k: int = 8) -> Callable[[int],
 
 
 def engine(x: torch.Tensor, y: torch.Tensor, k: int, sizes=(784, 30, 10), optimizer: str = "sgd") -> Callable[[int], None]:
-    """``hw7.sweep.fit`` on ``steps`` batches: k configs (one learning rate each) as one stacked model."""
-    from hw7 import sweep
+    """``hw7.engine.trainer.fit`` on ``steps`` batches: k configs (one learning rate each) as one stacked model."""
     from hw7.config import RunConfig
-    from hw7.sweep import fit
+    from hw7.engine import trainer
 
     scale = 0.01 if optimizer == "adam" else 1.0
     configs = [RunConfig(sizes=sizes, optimizer=optimizer, lr=lr * scale, epochs=1) for lr in rates(k)]
@@ -134,11 +133,11 @@ def engine(x: torch.Tensor, y: torch.Tensor, k: int, sizes=(784, 30, 10), optimi
         """One epoch of ``steps`` batches. The end-of-epoch evaluation runs on 10 images: a real
         epoch (6,000 steps) spreads its 20,000 evaluated images thin, a 300-step one would not."""
         n = steps * 10
-        train_acc_images, sweep.N_TRAIN_ACC = sweep.N_TRAIN_ACC, 10
+        train_acc_images, trainer.N_TRAIN_ACC = trainer.N_TRAIN_ACC, 10
         try:
-            fit(configs, x[:n], y[:n], x[:10], y[:10], progress=False)
+            trainer.fit(configs, x[:n], y[:n], x[:10], y[:10], progress=False)
         finally:
-            sweep.N_TRAIN_ACC = train_acc_images
+            trainer.N_TRAIN_ACC = train_acc_images
     return run
 
 
@@ -146,10 +145,10 @@ PATHS = [  # (label, configs per step, factory(x, y))
     ("assignment's loop: Dataset + DataLoader(10) + torch.optim", 1, lambda x, y: assignment_loop()),
     ("same network, in-memory tensors + torch.optim", 1, in_memory),
     ("vmap ensembling recipe (torch.func) + torch.optim", 8, lambda x, y: vmap_recipe(x, y, 8)),
-    ("hw7 sweep.fit (train_many), 8 learning rates", 8, lambda x, y: engine(x, y, 8)),
-    ("hw7 sweep.fit (train_many), 11 learning rates", 11, lambda x, y: engine(x, y, 11)),
-    ("hw7 sweep.fit, Adam, 11 learning rates", 11, lambda x, y: engine(x, y, 11, optimizer="adam")),
-    ("hw7 sweep.fit, deep 784-30x8-10, 1 config", 1, lambda x, y: engine(x, y, 1, sizes=DEEP)),
+    ("hw7 trainer.fit (train_many), 8 learning rates", 8, lambda x, y: engine(x, y, 8)),
+    ("hw7 trainer.fit (train_many), 11 learning rates", 11, lambda x, y: engine(x, y, 11)),
+    ("hw7 trainer.fit, Adam, 11 learning rates", 11, lambda x, y: engine(x, y, 11, optimizer="adam")),
+    ("hw7 trainer.fit, deep 784-30x8-10, 1 config", 1, lambda x, y: engine(x, y, 1, sizes=DEEP)),
 ]
 BASELINE, RECIPE, TARGET = 0, 2, 4  # rows the ratios refer to
 
@@ -181,7 +180,7 @@ def peak_memory_gb(queue) -> None:
 
 def training() -> None:
     from hw7.data import load_mnist
-    from hw7.stacked import fused_kernel
+    from hw7.engine.stacked import fused_kernel
 
     default = torch.get_num_threads()
     kernel = "fused C kernel" if fused_kernel() is not None else "torch ops (fallback: see the warning above)"
