@@ -93,7 +93,7 @@ def test_a_killed_worker_s_trial_is_failed_by_the_heartbeat_check(mnist, pg_url,
     survivor = None
     try:
         victim = wait_for_trial(store, slow.pid)
-        survivor = worker(shared, "--timeout", str(5 * GRACE))  # short trials, for 20 s
+        survivor = worker(shared, "--trials", "1000", "--timeout", str(5 * GRACE))  # short trials, for 20 s
         wait_for_trial(store, survivor.pid)
         os.kill(slow.pid, signal.SIGKILL)
         killed_at = time.time()
