@@ -9,6 +9,7 @@ from hw7.config import RunConfig
 from hw7.engine import trainer
 from hw7.results import store, sweep
 from hw7.results.experiments import EXPERIMENTS
+from tests.other_user import hw7_as_other_user, readonly_project
 
 
 def fails(argv: list[str], capsys) -> str:
@@ -43,6 +44,7 @@ def fails(argv: list[str], capsys) -> str:
      "argument --seed: invalid config field seed=99999999999999999999999: an integer in [0, 2**63 - 1]"),
     (["train", "--seed", "-1"], "argument --seed: invalid config field seed=-1: an integer in [0, 2**63 - 1]"),
     (["train", "--data-seed", str(2**63)], "argument --data-seed: invalid config field data_seed=9223372036854775808"),
+    (["tune", "problem2", "--trials", "1", "--threads", "0"], "--threads: '0' is not a positive integer"),
 ])
 def test_bad_input_is_one_line_error(argv, expected, capsys, monkeypatch):
     monkeypatch.setattr(sweep, "train_group", lambda *a, **k: pytest.fail("trained"))
@@ -191,3 +193,33 @@ def test_train_of_a_new_config_says_it_was_trained_and_stored(capsys, monkeypatc
                                                                      "key": "k", "seconds": 1.25}])
     main(["train", "--sizes", "784", "7", "10", "--epochs", "1"])
     assert "trained in 1.2 s, stored as results/runs/k.json" in capsys.readouterr().out
+
+
+def test_ctrl_c_is_one_line_and_status_130(capsys, monkeypatch):
+    from hw7.results import tune
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tune, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main(["tune", "problem2", "--trials", "1"])
+    assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+def test_train_with_results_read_only_is_one_line_error():
+    with readonly_project() as project:
+        done = hw7_as_other_user(project, "train", "--sizes", "784", "7", "10", "--epochs", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == (f"error: {project}/results/locks: Permission denied; fix: give this "
+                                            "user write access to it, or work in a copy of the project that this "
+                                            "user can write")
+
+
+def test_render_of_a_read_only_project_is_one_line_error(mnist):  # render verifies MNIST first
+    with readonly_project() as project:
+        done = hw7_as_other_user(project, "render", "--to", "html")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == (f"error: cannot write {project}/_book (Permission denied); fix: make "
+                                            "it writable for this user, or render a copy of the book that this user "
+                                            "can write")

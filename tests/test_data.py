@@ -275,3 +275,14 @@ def test_idx_header_is_checked(tmp_path):
     with pytest.raises(DataError, match=r"header says \(3,\)"):
         parse_idx(b"\x00\x00\x08\x01\x00\x00\x00\x03ab", tmp_path / "x")
     assert parse_idx(b"\x00\x00\x08\x01\x00\x00\x00\x02ab", tmp_path / "x").tolist() == [97, 98]
+
+
+def test_hw7_data_at_a_regular_file_is_one_line_error(tmp_path, monkeypatch, capsys):
+    file = tmp_path / "mnist.tar"
+    file.write_bytes(b"not a folder")
+    monkeypatch.setenv("HW7_DATA", str(file))
+    with pytest.raises(SystemExit) as exit_:
+        main(["data"])
+    assert exit_.value.code == (f"error: HW7_DATA {file} is not a folder; fix: point it at a folder holding "
+                                "MNIST/raw/ (e.g. HW7_DATA=../shared/data)")
+    assert file.read_bytes() == b"not a folder" and list(tmp_path.iterdir()) == [file]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import textwrap
 
@@ -12,6 +13,11 @@ FORMATS = ("html", "pdf")  # what `render` writes
 PROBLEM1 = "problem1"  # `run problem1`: Problem 1's stored sweeps (`hw7.rosenbrock.runs`)
 CHECKPOINT_MINUTES = 5.0  # how often `run` and `train` save a group's training state (hw7.engine.checkpoint)
 DEVICE_HELP = "where to train (auto: cuda if available, else cpu) (default: %(default)s)"
+# Faults of the machine rather than of the code, each with its fix: a file or folder this user may not
+# write (results/ read-only), a read-only or full disk.
+ACCESS = "give this user write access to it, or work in a copy of the project that this user can write"
+MACHINE_FAULTS = {errno.EACCES: ACCESS, errno.EPERM: ACCESS, errno.EROFS: ACCESS,
+                  errno.ENOSPC: "free space on its disk", errno.EDQUOT: "free space within your disk quota"}
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -273,15 +279,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "or a database URL")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: a fresh one, recorded per trial)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads per worker (default: %(default)s)")
     p.set_defaults(func=cmd_tune)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the command; its errors, Ctrl-C included, end it with one line and a non-zero status."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in MACHINE_FAULTS:
+            raise
+        sys.exit(f"error: {exc.filename or 'a file'}: {exc.strerror}; fix: {MACHINE_FAULTS[exc.errno]}")
     except Exception as exc:
         from hw7.data import DataError
         if isinstance(exc, (DataError, ValueError)):

@@ -168,7 +168,12 @@ def fetch_mnist(root: str | os.PathLike | None = None,
     unknown = set(sources) - set(SOURCES)
     if unknown:
         raise ValueError(f"unknown MNIST sources {sorted(unknown)}; allowed: {SOURCES}")
-    raw = data_root(root) / "MNIST" / "raw"
+    base = data_root(root)
+    if base.exists() and not base.is_dir():
+        named = "--root" if root is not None else "HW7_DATA" if os.environ.get("HW7_DATA") else "the data folder"
+        raise DataError(f"{named} {base} is not a folder; fix: point it at a folder holding MNIST/raw/ "
+                        "(e.g. HW7_DATA=../shared/data)")
+    raw = base / "MNIST" / "raw"
     if any(raw.parent.glob(".fetch-*")):  # a run that died left them, or one is fetching now
         with _fetch_lock(raw.parent):  # waits for the fetching one; removes them
             pass

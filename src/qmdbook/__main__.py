@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> None:
             preview(args.root, port=args.port)
     except ValueError as exc:
         sys.exit(f"error: {exc}")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,28 @@ from qmdbook.execute import execute
 from qmdbook.qmd import load_book
 
 WRITERS = {"html": write_html, "pdf": write_pdf}
+
+
+def writable(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure this user can write in it, else a one-line ``ValueError``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"cannot write {folder} ({exc.strerror}); fix: make it writable for this user, "
+                         "or render a copy of the book that this user can write") from None
+
+
+def stop_kernels(pool: ThreadPoolExecutor, futures: list[Future]) -> None:
+    """After Ctrl-C: drop the chapters not started and end the kernels of those running (this process's
+    child processes), so that their threads finish now rather than after their chapters."""
+    import psutil  # a dependency of ipykernel
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    while not all(f.done() for f in futures):
+        for kernel in psutil.Process().children():
+            kernel.terminate()
+        time.sleep(0.1)
 
 
 @dataclass
@@ -54,7 +76,9 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
     out_dir = Path(out_dir) if out_dir else book.root / book.config.get("project", {}).get(
         "output-dir", "_book")
     cache_dir = Path(cache_dir) if cache_dir else book.root / ".qmdbook_cache"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable(out_dir)
+    if freeze.reuse:
+        writable(cache_dir)
     check_references(book)
     nums = number_book(book)
     result = Rendered()
@@ -69,7 +93,12 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
     # Each chapter runs in a kernel of its own, as in Quarto, and they share nothing but the files they
     # read: on a machine with several cores they execute side by side (the output is the same).
     with ThreadPoolExecutor(max_workers=max(1, min(len(book.chapters), os.cpu_count() or 1))) as pool:
-        executed = list(pool.map(run, book.chapters))
+        futures = [pool.submit(run, ch) for ch in book.chapters]
+        try:
+            executed = [f.result() for f in futures]
+        except KeyboardInterrupt:
+            stop_kernels(pool, futures)
+            raise
     result.executed = [str(ch.path.relative_to(book.root)) for ch, done in zip(book.chapters, executed) if done.ran]
     with tempfile.TemporaryDirectory(prefix="qmdbook-") as tmp:
         work = Path(tmp)

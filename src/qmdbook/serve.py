@@ -8,7 +8,9 @@ while serving, never written into the book's HTML file.
 
 from __future__ import annotations
 
+import errno
 import http.server
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from qmdbook.qmd import load_book
-from qmdbook.render import render_book
+from qmdbook.render import render_book, writable
 
 RELOAD = b"""<script>
 (function () {
@@ -46,6 +48,23 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files, a render counter, and the reload script added to HTML pages."""
     version = "0"
 
+    def parse_request(self) -> bool:
+        """The request line; answered 400 if its path can name no file (a NUL byte, an overlong name)."""
+        if not super().parse_request():
+            return False
+        try:
+            os.stat(self.translate_path(self.path))
+        except ValueError:  # a NUL byte
+            return self.refuse()
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return self.refuse()
+        return True
+
+    def refuse(self) -> bool:
+        self.send_error(400, "Bad request path")
+        return False
+
     def do_GET(self):
         if self.path.startswith("/__qmdbook_version"):
             return self.reply(self.version.encode(), "text/plain")
@@ -70,7 +89,20 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 def sources(root: Path) -> dict[Path, float]:
     """``_quarto.yml`` and every chapter it lists, with their modification times."""
     paths = [root / "_quarto.yml", *(c.path for c in load_book(root).chapters)]
-    return {p: p.stat().st_mtime for p in paths if p.exists()}
+    return {p: p.stat().st_mtime for p in paths}
+
+
+def serve(directory: Path, port: int, handler: type[Handler] = Handler) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory`` on ``127.0.0.1:port`` (0: a free port the system picks) from a thread."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port {port} is not a port number; fix: give one from 1024 to 65535 (0: any free one)")
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), partial(handler, directory=str(directory)))
+    except OSError as exc:
+        raise ValueError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror}); fix: --port another port, "
+                         "or 0 for any free one") from None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def preview(root: Path, port: int = 4848) -> None:
@@ -80,14 +112,13 @@ def preview(root: Path, port: int = 4848) -> None:
         return
     book = load_book(root)
     out_dir = book.root / book.config.get("project", {}).get("output-dir", "_book")
-    out_dir.mkdir(exist_ok=True)
-    handler = type("BookHandler", (Handler,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
-                                             partial(handler, directory=str(out_dir)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"serving http://127.0.0.1:{port}/{book.output_name}.html (Ctrl-C to stop)",
+    writable(out_dir)
+    handler = type("BookHandler", (Handler,), {})  # its version: this preview's
+    server = serve(out_dir, port, handler)
+    print(f"serving http://127.0.0.1:{server.server_address[1]}/{book.output_name}.html (Ctrl-C to stop)",
           file=sys.stderr, flush=True)
     seen: dict[Path, float] = {}
+    shown = None  # the error last printed, not repeated while it lasts
     try:
         while True:
             try:
@@ -96,8 +127,13 @@ def preview(root: Path, port: int = 4848) -> None:
                     seen = now
                     render_book(formats=("html",), root=book.root)  # the PDF is for `make report`
                     handler.version = str(time.time())
-            except ValueError as exc:  # a bad edit: say so and keep serving the last good page
-                print(f"error: {exc}", file=sys.stderr, flush=True)
+                shown = None
+            except (ValueError, OSError) as exc:  # a bad edit: say so and keep serving the last good page
+                if isinstance(exc, FileNotFoundError):
+                    seen = {}  # a file moved away for a moment (git checkout): tried again until it is back
+                if str(exc) != shown:
+                    print(f"error: {exc}", file=sys.stderr, flush=True)
+                    shown = str(exc)
             time.sleep(1.0)
     except KeyboardInterrupt:
         server.shutdown()

@@ -263,7 +263,7 @@ def test_check_command_exits_nonzero_on_a_fault(tmp_path, monkeypatch, capsys):
         main(["check"])
     assert exit_.value.code == 1
     err = capsys.readouterr().err
-    assert "0123456789abcdef.json: missing field" in err and "problem2.log: line 2" in err
+    assert "0123456789abcdef.json: missing field" in err and "problem2.log:2: torn last line" in err
     assert "problem1.npz is not a readable .npz file" in err
 
 

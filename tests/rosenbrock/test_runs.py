@@ -81,3 +81,17 @@ def test_a_pickled_object_array_is_never_loaded(tmp_path):
     np.savez(path, **(arrays | {"etas": np.array([object()], dtype=object)}))
     with pytest.raises(R.Problem1StoreError):
         R.read(path)
+
+
+def test_a_fifo_or_a_huge_file_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    with pytest.raises(R.Problem1StoreError, match="not a regular file"):
+        R.read(fifo)
+    huge = tmp_path / "huge.npz"
+    with open(huge, "wb") as f:
+        f.truncate(R.MAX_BYTES + 1)
+    with pytest.raises(R.Problem1StoreError, match="not a regular file"):
+        R.read(huge)

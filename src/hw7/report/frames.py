@@ -101,6 +101,8 @@ def stored(name: str) -> bool:
     """Whether every run of a named experiment is in the store (False if its search has no result)."""
     try:
         return all(store.load(c) is not None for c in experiment(name))
+    except tune.JournalError:  # a faulty search is an error, never "not stored"
+        raise
     except ValueError:
         return False
 

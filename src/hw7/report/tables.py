@@ -44,6 +44,8 @@ def experiment_table() -> pd.DataFrame:
     for name in EXPERIMENTS:
         try:
             found = [store.load(c) for c in experiment(name)]
+        except tune.JournalError:  # a faulty search is an error, never a silently missing row
+            raise
         except ValueError:  # its search has no finished trial yet
             continue
         stored = [r for r in found if r is not None]
@@ -57,6 +59,8 @@ def experiment_table() -> pd.DataFrame:
     for name in tune.SPACES:
         try:
             trials = tune.trials_frame(tune.load(name))
+        except tune.JournalError:
+            raise
         except ValueError:  # not started
             continue
         command = f"`python -m hw7 tune {name} --trials {len(trials)}`"

@@ -1,8 +1,8 @@
 """``python -m hw7 check``: is everything under ``results/`` sound, and does it reproduce?
 
 Without ``--reproduce`` it validates every run record (``store.read``: schema, key,
-history length), every Optuna journal under ``results/optuna/`` (every line a
-JSON object, the journal replays into studies) and Problem 1's stored runs
+history length), every Optuna journal under ``results/optuna/`` (``tune.journal_faults``: every line a
+journal entry, no torn tail, no trial left running) and Problem 1's stored runs
 (``rosenbrock_runs.read``). With ``--reproduce`` it also recomputes Problem 1's
 runs and compares them, and re-trains, for one epoch, every stored group exactly as it was trained (the same
 configs stacked together, the thread count of the record) and compares each
@@ -11,18 +11,13 @@ record's first-epoch numbers bitwise with the stored ones, in the group its reco
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
-
 from hw7.config import RunConfig
-from hw7.results import store
+from hw7.results import store, tune
 from hw7.results.experiments import EXPERIMENTS, experiment
 from hw7.rosenbrock import runs as rosenbrock_runs
 
@@ -52,27 +47,6 @@ def check_records(root: Path | None, report: Report) -> list[dict]:
             report.fault(str(exc))
     report.records = len(records)
     return records
-
-
-def check_journal(path: Path) -> str | None:
-    """The fault of one Optuna journal file, or None."""
-    lines = path.read_bytes().splitlines()
-    for i, line in enumerate(lines, 1):
-        try:
-            if not isinstance(json.loads(line), dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            return f"{path}: line {i} is not a journal entry ({exc})"
-    try:
-        storage = JournalStorage(JournalFileBackend(str(path)))
-        studies = optuna.get_all_study_names(storage)
-        for name in studies:
-            optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-    except Exception as exc:  # whatever Optuna rejects is the fault
-        return f"{path}: Optuna cannot read it ({type(exc).__name__}: {exc})"
-    if not studies:
-        return f"{path}: holds no study"
-    return None
 
 
 def universe() -> dict[str, RunConfig]:
@@ -135,8 +109,7 @@ def check(root: Path | None = None, reproduce_runs: bool = False, mnist=None) ->
     records = check_records(root, report)
     for path in sorted(((root or store.RESULTS) / "optuna").glob("*.log")):
         report.journals += 1
-        fault = check_journal(path)
-        if fault:
+        for fault in tune.journal_faults(path):
             report.fault(fault)
     problem1 = (root or store.RESULTS) / "problem1.npz"
     stored = None

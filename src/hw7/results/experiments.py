@@ -7,7 +7,7 @@ loads what is stored; ``python -m hw7 run NAME`` computes what is missing.
 from __future__ import annotations
 
 from hw7.config import RunConfig
-from hw7.results.tune import best_config, final_configs, load
+from hw7.results.tune import JournalError, best_config, final_configs, load
 
 SEEDS = (0, 1, 2)
 BASELINE = RunConfig()  # the assignment's configuration
@@ -151,6 +151,8 @@ def experiment_of(config: RunConfig) -> str | None:
         try:
             if config in experiment(name):
                 return name
+        except JournalError:  # a faulty search: never train a tuned config outside its group
+            raise
         except ValueError:
             continue
     return None

@@ -10,6 +10,12 @@ several machines they share a database, ``--storage postgresql://user:pass@host/
 running trial sends heartbeats, so that a worker that died is noticed and its trial
 marked failed by the others after a grace period.
 
+Nothing half-written enters a journal: an append that fails (a full disk) is cut back off, a
+search starts only with free space, and a torn last line (a write cut off by a killed process)
+is set aside into ``<journal>.torn-<time>`` before anything is appended. The report reads a
+journal into memory, writing nothing, and refuses any fault of it, a trial left running included
+(``journal_faults``).
+
 Trials train on the 50,000 fit images and report the validation accuracy after
 every epoch; the median pruner stops trials that fall behind. The test set is
 never seen here: the best trial's config is evaluated on it afterwards
@@ -19,19 +25,24 @@ never seen here: the best trial's config is evaluated on it afterwards
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
 import json
+import logging
 import math
 import os
 import re
 import secrets
+import shutil
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,7 +52,8 @@ with warnings.catch_warnings():  # optuna imports tqdm.auto, which warns inside 
     warnings.simplefilter("ignore", TqdmWarning)
     import optuna
 from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
-from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.storages.journal import BaseJournalBackend, JournalFileBackend, JournalStorage
+from optuna.storages.journal._file import get_lock_file
 from optuna.trial import TrialState
 
 from hw7.config import RunConfig
@@ -51,6 +63,10 @@ SEEDS = (0, 1, 2)
 N_VAL = 10_000  # size of the validation split the trials are scored on
 HEARTBEAT = 60  # seconds between the heartbeats of a running trial
 GRACE = 180  # a running trial silent this long has lost its worker: it is marked failed
+MAX_JOURNAL = 256 << 20  # bytes; a larger file is no journal of this project (problem3's holds 0.24 MB)
+MIN_FREE = 1 << 20  # bytes free on a journal's disk for a search to start (a trial writes a few KB)
+FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+              stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
 
 
 def suggest_optimizer(trial: optuna.Trial, sgd_lr: tuple[float, float], adam_lr: tuple[float, float]) -> dict:
@@ -128,6 +144,33 @@ def check_study(name: str) -> None:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(sorted(SPACES))}")
 
 
+class JournalError(ValueError):
+    """A journal file that cannot be read or written as one; the message names the file (and line) and the fix."""
+
+
+class JournalFile(JournalFileBackend):
+    """Optuna's journal file, whose appends are all or nothing: an append that fails (a full disk) is cut
+    back off under the lock, so that the file always ends with a whole entry, and is one ``JournalError``."""
+
+    def append_logs(self, logs: list[dict]) -> None:
+        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode()
+        try:
+            with get_lock_file(self._lock), open(self._file_path, "ab", buffering=0) as f:
+                end = f.seek(0, os.SEEK_END)
+                try:
+                    written = 0
+                    while written < len(data):
+                        written += f.write(data[written:])
+                    os.fsync(f.fileno())
+                except OSError:
+                    f.truncate(end)
+                    raise
+        except OSError as exc:
+            raise JournalError(f"{self._file_path}: cannot append to the journal ({exc.strerror}), so nothing was "
+                               "written; fix: free space on its disk (or make it writable), then resume the "
+                               "search") from None
+
+
 class HeartbeatJournal(JournalStorage, optuna.storages._heartbeat.BaseHeartbeat):
     """A journal file whose running trials send heartbeats, as an RDB storage's do.
 
@@ -139,8 +182,8 @@ class HeartbeatJournal(JournalStorage, optuna.storages._heartbeat.BaseHeartbeat)
     should be on one machine (or on machines whose clocks agree well within ``grace``).
     """
 
-    def __init__(self, path: Path, heartbeat: int, grace: int) -> None:
-        super().__init__(JournalFileBackend(str(path)))
+    def __init__(self, backend: JournalFile, heartbeat: int, grace: int) -> None:
+        super().__init__(backend)
         self.heartbeat, self.grace = heartbeat, grace
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -148,6 +191,8 @@ class HeartbeatJournal(JournalStorage, optuna.storages._heartbeat.BaseHeartbeat)
             self.set_trial_system_attr(trial_id, "heartbeat", time.time())
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # another worker took this trial for dead and failed it
+        except JournalError:
+            pass  # a full disk: the trial's own next write reports it
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()
@@ -222,47 +267,216 @@ def journal_path(study: str, url: str | None = None, root: Path | None = None) -
     return Path(url) if url else (root or RESULTS) / "optuna" / f"{study}.log"
 
 
-def check_journal(path: Path) -> None:
-    """Refuse an existing file that is not an Optuna journal (its first line is not an Optuna log
-    entry), before Optuna appends to it. An empty file is a new journal."""
+def no_study(name: str) -> ValueError:
+    """The error of reading a study that has not been started."""
+    return ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name} --trials N`")
+
+
+def unreadable(path: Path, exc: OSError) -> JournalError:
+    """The error of a journal file that cannot be opened (no permission, a file in place of a folder)."""
+    return JournalError(f"{path}: cannot read it ({exc.strerror}); fix: make it readable for this user, "
+                        "or name another --storage file")
+
+
+def read_journal(path: Path) -> bytes:
+    """The bytes of the journal file ``path``; ``FileNotFoundError`` if there is none. Anything but a regular
+    file of at most ``MAX_JOURNAL`` bytes is refused at once (``JournalError``): a FIFO would block its reader."""
+    fix = "fix: remove it (git checkout restores a committed journal), or name another --storage file"
     try:
-        with open(path, "rb") as f:
-            first = f.readline()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting for a writer
     except FileNotFoundError:
-        return
+        raise
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read it as an Optuna journal ({exc.strerror}); "
-                         "fix: --storage a journal file, or a new file to start one") from None
+        raise unreadable(path, exc) from None
     try:
-        entry = json.loads(first) if first else {"op_code": None}
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise JournalError(f"{path}: {kind}, not a journal file; {fix}")
+        if info.st_size > MAX_JOURNAL:
+            raise JournalError(f"{path}: {info.st_size >> 20} MiB, more than a journal of this project holds "
+                               f"({MAX_JOURNAL >> 20} MiB at most); {fix}")
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(MAX_JOURNAL + 1)
+    finally:
+        os.close(fd)
+
+
+class Torn(NamedTuple):
+    """A journal's last line that a cut-off write left: where it starts, its line number, what is wrong."""
+    offset: int
+    line: int
+    why: str
+
+
+def _entry(line: bytes) -> dict | None:
+    try:
+        entry = json.loads(line)
     except ValueError:  # not JSON, or not UTF-8
-        entry = None
-    if not (isinstance(entry, dict) and "op_code" in entry):
-        raise ValueError(f"{path}: not an Optuna journal (its first line is no Optuna log entry); "
-                         "fix: --storage a journal file, or a new file to start one")
+        return None
+    return entry if isinstance(entry, dict) and "op_code" in entry else None
+
+
+def scan(path: Path, data: bytes) -> tuple[list[dict], list[str], Torn | None]:
+    """A journal's entries, its unreadable lines (``file:line: …``) and its torn last line (one without a
+    newline, or not an entry), if any. ``JournalError`` if its first line is no Optuna log entry: it is
+    no journal (and nothing of it is ever set aside)."""
+    *whole, tail = data.split(b"\n")  # tail: what follows the last newline, b"" if the file ends whole
+    first = whole[0] if whole else tail
+    if first and _entry(first) is None:
+        raise JournalError(f"{path}: not an Optuna journal (its first line is no Optuna log entry); "
+                           "fix: --storage a journal file, or a new file to start one")
+    entries = [_entry(line) for line in whole]
+    torn = None
+    if tail:
+        torn = Torn(len(data) - len(tail), len(whole) + 1, "no newline at its end")
+    elif entries and entries[-1] is None:
+        torn = Torn(len(data) - len(whole[-1]) - 1, len(whole), "not a journal entry")
+        entries.pop()
+    faults = [f"{path}:{number}: not a journal entry; fix: restore the journal (git checkout -- {path})"
+              for number, entry in enumerate(entries, 1) if entry is None]
+    return [e for e in entries if e is not None], faults, torn
+
+
+class _Entries(BaseJournalBackend):
+    """Entries already read from a journal file, replayed in memory: a storage that writes nothing."""
+
+    def __init__(self, entries: list[dict]) -> None:
+        self.entries, self.line = entries, 0  # line: of the entry last handed to Optuna
+
+    def read_logs(self, log_number_from: int):
+        for self.line in range(log_number_from + 1, len(self.entries) + 1):
+            yield self.entries[self.line - 1]
+
+    def append_logs(self, logs: list[dict]) -> None:
+        raise JournalError("a journal read for the report is never written to")
+
+
+def replay(path: Path, entries: list[dict]) -> JournalStorage:
+    """The entries replayed by Optuna into a read-only storage; ``JournalError`` naming a line it rejects."""
+    backend = _Entries(entries)
+    try:
+        return JournalStorage(backend)
+    except Exception as exc:  # whatever Optuna rejects: an unknown operation, a trial that does not exist
+        raise JournalError(f"{path}:{backend.line}: Optuna cannot replay this entry ({type(exc).__name__}: "
+                           f"{exc}); fix: restore the journal (git checkout -- {path})") from None
+
+
+def snapshot(path: Path) -> JournalStorage:
+    """The journal file ``path`` as a live search leaves it, replayed in memory (creating and writing
+    nothing): a last line still being written is left out, as Optuna does, and trials may be running."""
+    entries, faults, _ = scan(path, read_journal(path))
+    if faults:
+        raise JournalError(faults[0])
+    return replay(path, entries)
+
+
+def committed(path: Path) -> tuple[JournalStorage | None, list[str]]:
+    """The journal file ``path`` read as the report reads it (a search that has ended), replayed in memory,
+    and its faults: unreadable lines, a torn last line, and trials left running (its search was killed, or
+    the journal was cut at a line boundary). ``JournalError`` if it is no journal file or Optuna rejects it."""
+    entries, faults, torn = scan(path, read_journal(path))
+    if torn:
+        faults.append(f"{path}:{torn.line}: torn last line ({torn.why}: a write was cut off); fix: restore the "
+                      f"journal (git checkout -- {path}), or resume its search, which sets the line aside")
+    if faults:
+        return None, faults
+    storage = replay(path, entries)
+    return storage, [f"{path}: trial {t.number} of study {s.study_name!r} is still running, yet no search is "
+                     f"(one was killed, or the journal was cut); fix: restore the journal (git checkout -- {path}), "
+                     f"or resume the search (python -m hw7 tune {s.study_name} --trials N), which fails the trial"
+                     for s in storage.get_all_studies()
+                     for t in storage.get_all_trials(s._study_id, deepcopy=False, states=(TrialState.RUNNING,))]
+
+
+def journal_faults(path: Path) -> list[str]:
+    """Every fault of the journal file ``path`` read as committed (see ``committed``), one line each naming
+    the file (and line) and the fix; [] if it is sound. Reads only: creates, writes and blocks on nothing."""
+    try:
+        return committed(path)[1]
+    except FileNotFoundError:
+        return [f"{path}: no such file; fix: restore it (git checkout -- {path})"]
+    except JournalError as exc:
+        return [str(exc)]
+
+
+def _nearest_folder(path: Path) -> Path:
+    """The nearest existing folder above ``path`` (where it would be created)."""
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
+def set_aside_torn_tail(path: Path) -> None:
+    """Move a torn last line of the journal (a write cut off) into ``<journal>.torn-<time>`` with a one-line
+    warning, so that the next append starts a line of its own. Call it holding the journal's lock."""
+    data = read_journal(path)
+    torn = scan(path, data)[2]
+    if torn is None:
+        return
+    side = path.with_name(f"{path.name}.torn-{datetime.datetime.now():%Y%m%dT%H%M%S.%f}")
+    try:
+        with open(side, "xb") as f:
+            f.write(data[torn.offset:])
+            os.fsync(f.fileno())
+    except BaseException:
+        side.unlink(missing_ok=True)
+        raise
+    os.truncate(path, torn.offset)
+    print(f"warning: {path}:{torn.line}: torn last line ({torn.why}: a write was cut off) set aside into "
+          f"{side.name}; the search goes on from the line before", file=sys.stderr, flush=True)
+
+
+def open_journal(path: Path) -> JournalFile:
+    """The journal file ``path`` ready for appending (created if missing). Refused in one line unless it
+    reads as a journal (or does not exist yet) and its disk has ``MIN_FREE`` bytes free; a torn last line
+    (a write cut off) is set aside first (``set_aside_torn_tail``), never built on."""
+    try:
+        snapshot(path)
+    except FileNotFoundError:
+        pass
+    folder = _nearest_folder(path)
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE:
+        raise JournalError(f"{folder}: {free >> 10} KiB free, less than a search needs for its journal {path} "
+                           f"({MIN_FREE >> 10} KiB); fix: free space there, or --storage a file on another disk")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = JournalFile(str(path))
+        with get_lock_file(backend._lock):
+            set_aside_torn_tail(path)
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot create or write it ({exc.strerror}); fix: --storage a file in a "
+                           "folder you can write") from None
+    return backend
 
 
 def storage_for(study: str, url: str | None = None, root: Path | None = None,
                 heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.BaseStorage:
-    """An Optuna storage: the given database URL or journal file, else the study's journal in
-    ``results/optuna/``. Both send heartbeats (see ``HeartbeatJournal``); default ``HEARTBEAT``, ``GRACE``."""
+    """An Optuna storage to search in: the given database URL or journal file, else the study's journal
+    in ``results/optuna/`` (checked and created by ``open_journal``). Both send heartbeats (see
+    ``HeartbeatJournal``); default ``HEARTBEAT``, ``GRACE``."""
     check_study(study)
     heartbeat, grace = heartbeat or HEARTBEAT, grace or GRACE
     path = journal_path(study, url, root)
     if path is None:
         return database(url, heartbeat, grace)
-    check_journal(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return HeartbeatJournal(path, heartbeat, grace)
+    return HeartbeatJournal(open_journal(path), heartbeat, grace)
 
 
 def holding(study: str, url: str | None = None) -> optuna.storages.BaseStorage | None:
-    """The storage of ``--storage url`` if it holds ``study``, else None. Writes nothing: a journal
-    file that does not exist is not created (a database gets Optuna's tables, if it lacks them)."""
+    """The storage of ``--storage url`` if it holds ``study``, else None. Writes nothing: a journal file is
+    read into memory (``snapshot``), a missing one is not created (a database gets Optuna's tables, if it
+    lacks them)."""
     path = journal_path(study, url)
-    if path is not None and not path.exists():
-        return None
-    storage = storage_for(study, url)
+    if path is None:
+        storage = storage_for(study, url)
+    else:
+        try:
+            storage = snapshot(path)
+        except FileNotFoundError:
+            return None
     return storage if study in optuna.get_all_study_names(storage) else None
 
 
@@ -345,26 +559,64 @@ def search(name: str, trials: int, storage=None, timeout: float | None = None,
     seed = sampler_seed(seed, storage, name)
     s = study(name, storage, seed)
     worker = {"worker": f"{socket.gethostname()}:{os.getpid()}", "sampler_seed": seed}
-    s.optimize(objective(SPACES[name], subset, worker), n_trials=trials, timeout=timeout, gc_after_trial=True)
+    quiet, log = QuietEnd(), logging.getLogger("optuna.study._optimize")
+    log.addFilter(quiet)
+    try:
+        s.optimize(objective(SPACES[name], subset, worker), n_trials=trials, timeout=timeout, gc_after_trial=True)
+    except Exception as exc:
+        # After a failed write Optuna tries to record the trial's failure, fails again and trips its own
+        # assertion: the journal's error, at the root of that chain, is the one to report.
+        cause = exc
+        while cause is not None and not isinstance(cause, JournalError):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
+    finally:
+        log.removeFilter(quiet)
     return s
+
+
+class QuietEnd(logging.Filter):
+    """Drops Optuna's warnings from the first about a trial cut short by a failed journal write or by
+    Ctrl-C (it carries a traceback): the search ends with that error, in one line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.ended = self.ended or bool(record.exc_info and isinstance(record.exc_info[1],
+                                                                       (JournalError, KeyboardInterrupt)))
+        return not self.ended
 
 
 def load(name: str, storage=None) -> optuna.Study:
     """An existing study, read-only use; ``ValueError`` if it has not been started.
 
-    A committed journal is replayed once per process while the file is unchanged (the
-    report reads each study many times; a replay takes tens of milliseconds)."""
-    if storage is None:
-        check_study(name)
-        path = RESULTS / "optuna" / f"{name}.log"
-        stat = path.stat() if path.is_file() else None
-        return _load_journal(name, path, stat and (stat.st_mtime_ns, stat.st_size, stat.st_ino))
-    return _load(name, storage)
+    Without ``storage``, the committed journal ``results/optuna/<name>.log``, read as the report reads
+    it: nothing is created or written, and any fault (see ``committed``), a trial left running included,
+    is a one-line ``JournalError``, so that a search cut short is never reported as a whole one. It is
+    replayed once per process while the file is unchanged (the report reads each study many times)."""
+    if storage is not None:
+        return _load(name, storage)
+    check_study(name)
+    path = journal_path(name)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise no_study(name) from None
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+    return _load_journal(name, path, (info.st_mtime_ns, info.st_size, info.st_ino))
 
 
 @functools.lru_cache(maxsize=8)
-def _load_journal(name: str, path: Path, version: tuple | None) -> optuna.Study:
-    return _load(name, storage_for(name))
+def _load_journal(name: str, path: Path, version: tuple) -> optuna.Study:
+    storage, faults = committed(path)
+    if faults:
+        raise JournalError(faults[0])
+    return _load(name, storage)
 
 
 def _load(name: str, storage) -> optuna.Study:
@@ -372,7 +624,7 @@ def _load(name: str, storage) -> optuna.Study:
     try:
         return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise ValueError(f"no study {name!r} yet: run `python -m hw7 tune {name} --trials N`") from None
+        raise no_study(name) from None
 
 
 def standard_error(accuracy: float, n: int = N_VAL) -> float:
@@ -418,6 +670,12 @@ def copy_target(name: str, target: str) -> optuna.storages.BaseStorage | Path:
         return storage
     if Path(target).exists():
         raise ValueError(f"{target} exists; move it away first (the copy never merges into a journal)")
+    folder = _nearest_folder(Path(target))
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise JournalError(f"--copy-to {target}: cannot write in {folder} ({exc.strerror}); fix: copy into "
+                           "a folder you can write") from None
     return Path(target)
 
 
@@ -486,9 +744,9 @@ def main(args: argparse.Namespace) -> None:
             return
         s = load(args.study, storage)
     else:
-        storage = storage_for(args.study, args.storage)
         if args.copy_to:
             copy_target(args.study, args.copy_to)
+        storage = storage_for(args.study, args.storage)
         s = add_trials(args, storage)
     print(summary(s))
     if args.copy_to:

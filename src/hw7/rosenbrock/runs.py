@@ -22,6 +22,7 @@ which command rebuilds it.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ TYPO_ETA = 1e-4
 PATH_SCALE = 4 * 800.0
 PANEL_PIXELS = 4 * np.array([580.0, 460.0])  # a panel's width and height at four times 200 dpi
 COLUMNS = 2 * 1_300  # columns of the error curves: twice the pixels of the widest error plot at 200 dpi
+MAX_BYTES = 16 << 20  # the store is about 0.5 MiB; anything far larger is not it
 ROUNDING = 1e-9  # relative tolerance of the arrays computed through log10 or a fit (`differences`)
 STATS = {"diverged_at": np.int64, "steps_to": np.int64, "late_median": np.float64, "late_p10": np.float64,
          "late_p90": np.float64, "final_error": np.float64, "final_gap": np.float64, "first_x": np.float64,
@@ -205,8 +207,12 @@ def read(path: Path | None = None) -> dict[str, np.ndarray]:
     """The stored arrays (default ``STORE``), checked against ``expected_layout`` and the grid constants."""
     path = path or STORE
     rebuild = "rebuild it with `python -m hw7 run problem1`"
-    if not path.is_file():
-        raise Problem1StoreError(f"{path} is missing: {rebuild}")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise Problem1StoreError(f"{path} is missing: {rebuild}") from None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:  # a FIFO would block; a huge file is no store
+        raise Problem1StoreError(f"{path} is not a regular file of at most {MAX_BYTES >> 20} MiB: {rebuild}")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
