@@ -55,8 +55,7 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
         "output-dir", "_book")
     cache_dir = Path(cache_dir) if cache_dir else book.root / ".qmdbook_cache"
     out_dir.mkdir(parents=True, exist_ok=True)
-    check_references(book)
-    nums = number_book(book)
+    check_references(book, [config.FORMATS[fmt] for fmt in formats])
     result = Rendered()
 
     def run(ch):
@@ -74,7 +73,7 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
     with tempfile.TemporaryDirectory(prefix="qmdbook-") as tmp:
         work = Path(tmp)
         for fmt in formats:
-            target = Target(book, config.FORMATS[fmt], nums, work)
+            target = Target(book, config.FORMATS[fmt], number_book(book, config.FORMATS[fmt]), work)
             md = "\n\n".join(chapter_markdown(ch, done, target)
                              for ch, done in zip(book.chapters, executed))
             out = out_dir / f"{book.output_name}.{fmt}"
