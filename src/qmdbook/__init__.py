@@ -3,7 +3,8 @@
 Modules by job: ``qmd`` (read ``_quarto.yml`` and the chapters), ``config``
 (settings as Quarto merges them), ``execute`` (run chapters, cache),
 ``inline`` (inline values and display data as Quarto inserts them),
-``crossref`` (numbering, ``@label``), ``assemble`` (Pandoc Markdown per
+``conditional`` (``.content-visible``/``.content-hidden`` per format),
+``crossref`` (numbering per format, ``@label``), ``assemble`` (Pandoc Markdown per
 format), ``convert`` (HTML, Typst/PDF), ``render`` (the whole book),
 ``serve`` (report and live preview). Every error is a ``ValueError`` that
 names the file and line at fault.

@@ -8,6 +8,7 @@ code in HTML behind ``code-summary``; a ``fig-`` label makes the cell's
 image(s) one numbered figure with ``fig-cap`` and ``fig-alt`` (``layout-ncol``
 side by side); a ``tbl-`` label makes its Markdown table one numbered table
 with ``tbl-cap``. Callouts are quarto.org/docs/authoring/callouts.html.
+The chapter is first reduced to what the format shows (``qmdbook.conditional``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qmdbook import config
+from qmdbook import conditional, config
 from qmdbook.crossref import (CALLOUT, PROSE_LABEL, Numbers, callout_titles, caption_markdown,
                               resolve_refs)
 from qmdbook.execute import Executed
@@ -97,7 +98,7 @@ def prose_markdown(block: Prose, chapter: Chapter, t: Target, values: dict[str, 
     skip = callout_titles(chapter)
     outside = {n for n, _ in prose_lines(block)}
     lines = []
-    for n, line in enumerate(block.text.splitlines(), block.line):
+    for n, line in block.numbered():
         if n in outside:
             line = resolve_refs(line, t.nums, f"{rel}:{n}")
             line = substitute(line, values, t.fmt)
@@ -253,7 +254,9 @@ def figure_markdown(cell: Cell, images: list[tuple[Path, float]], t: Target, whe
 
 
 def chapter_markdown(chapter: Chapter, executed: Executed, t: Target) -> str:
-    """Pandoc Markdown for one chapter in the target's format."""
+    """Pandoc Markdown for one chapter in the target's format (what the format hides left out)."""
+    chapter = conditional.view(t.book, chapter, t.fmt)
+    t.diagnostics += chapter.notes  # the same in every format: reported once
     parts = []
     if chapter.meta.get("title"):
         number = t.nums.chapter[chapter.path] if t.option("number-sections", True, chapter) else ""
@@ -261,7 +264,8 @@ def chapter_markdown(chapter: Chapter, executed: Executed, t: Target) -> str:
                      else f"# {chapter.meta['title']}")
     for block in chapter.blocks:
         if isinstance(block, Prose):
-            parts.append(prose_markdown(block, chapter, t, executed.inline.get(id(block), {})))
+            values = executed.inline.get(id(block.origin or block), {})
+            parts.append(prose_markdown(block, chapter, t, values))
         else:
             parts.append(cell_markdown(block, executed.code.get(id(block)), chapter, t))
     return "\n\n".join(p for p in parts if p.strip())

@@ -7,7 +7,10 @@ contents, numbering, code folding, figure size) comes from here, so that
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from qmdbook.qmd import Book, Chapter
 
@@ -56,6 +59,54 @@ def option(book: Book, fmt: str, key: str, default=None, chapter: Chapter | None
         if isinstance(layer, dict) and key in layer:
             return layer[key]
     return default
+
+
+def metadata(book: Book, fmt: str, chapter: Chapter | None = None) -> dict:
+    """A document's metadata as Quarto merges it: ``_quarto.yml``, the format, the front matter.
+
+    Objects merge key by key (``mergeConfigs``); the later layer wins a plain value.
+    """
+    def merge(a: dict, b: dict) -> dict:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    project = {k: v for k, v in book.config.items() if k != "format"}
+    return merge(merge(project, format_options(book, fmt)),
+                 chapter.meta if chapter is not None else {})
+
+
+def active_profiles(book: Book, environ=None) -> tuple[str, ...]:
+    """The active project profiles, as ``initializeProfileConfig`` (src/project/project-profile.ts).
+
+    ``QUARTO_PROFILE`` (split on spaces and commas, ``readProfile``), else
+    ``profile: default:`` of ``_quarto.yml``; then the first profile of each
+    ``profile: group:`` none of whose members is active. Quarto merges
+    ``_quarto-<profile>.yml`` into the configuration; qmdbook does not, so such
+    a file is refused rather than silently left out.
+    """
+    environ = os.environ if environ is None else environ
+    config = book.config.get("profile") if isinstance(book.config.get("profile"), dict) else {}
+    value = environ.get("QUARTO_PROFILE", "")
+    if not value:
+        default = config.get("default")
+        value = ",".join(map(str, default)) if isinstance(default, list) else \
+            default if isinstance(default, str) else ""
+    active = re.split(r"[ ,]+", value) if value else []
+    group = config.get("group")
+    groups = [] if not isinstance(group, list) else [group] if all(
+        isinstance(g, str) for g in group) else [g for g in group if isinstance(g, list)] \
+        if all(isinstance(g, list) for g in group) else []
+    for members in groups:
+        if members and not any(m in active for m in members):
+            active.append(members[0])
+    for name in active:
+        for ext in (".yml", ".yaml"):
+            if (Path(book.root) / f"_quarto-{name}{ext}").is_file():
+                raise ConfigError(f"_quarto-{name}{ext}: profile {name!r} is active and Quarto "
+                                  "would merge this file into _quarto.yml; qmdbook does not")
+    return tuple(active)
 
 
 def figure_options(book: Book) -> dict:

@@ -8,6 +8,10 @@ number); figures, tables and sections are numbered within their chapter
 reads "Chapter 2" / "Appendix A"; ``@Fig-a`` and ``@fig-a`` both read
 "Figure"; ``[-@fig-a]`` gives the number alone and ``[Fig. @fig-a]`` replaces
 the prefix. An unknown label is an error (Quarto prints "?@fig-a" and warns).
+
+Numbering is per format: what a format hides (``qmdbook.conditional``) is
+removed before Quarto numbers anything, so it takes no number there and a
+reference to it does not resolve there.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qmdbook import conditional, config
 from qmdbook.qmd import REF, Book, Chapter, Prose, headings, prose_lines, references
 
 KIND_NAMES = {"fig": "Figure", "tbl": "Table"}
@@ -52,11 +57,16 @@ def callout_titles(chapter: Chapter) -> set[int]:
     return out
 
 
-def number_book(book: Book) -> Numbers:
-    """Number chapters, their headings (to depth 3), figures and tables."""
+def number_book(book: Book, fmt: str | None = None) -> Numbers:
+    """Number chapters, their headings (to depth 3), figures and tables in Quarto format ``fmt``.
+
+    Without ``fmt``, the chapters as written (every conditional content counted).
+    """
     nums = Numbers()
     main = appendix = 0
     for ch in book.chapters:
+        if fmt is not None:
+            ch = conditional.view(book, ch, fmt)
         skip = callout_titles(ch)
         heads = [h for h in headings(ch) if h[0] not in skip]
         unnumbered = any(lvl == 1 and re.search(r"\.unnumbered|(^|\s)-(\s|$)", attrs)
@@ -173,11 +183,23 @@ def caption_markdown(text, nums: Numbers, where: str) -> str:
     return resolve_refs(escape_brackets(str(text)), nums, where)
 
 
-def check_references(book: Book) -> None:
-    """Fail on any ``@fig-``/``@tbl-``/``@sec-`` reference without a target, before executing."""
-    nums = number_book(book)
-    for ch in book.chapters:
-        for label, line in references(ch):
-            if label not in nums.label:
-                raise RefError(f"{ch.path.relative_to(book.root)}:{line}: "
-                               f"unresolved reference @{label}")
+def check_references(book: Book, formats=()) -> None:
+    """Fail on any ``@fig-``/``@tbl-``/``@sec-`` reference without a target, before executing.
+
+    Checked in each of ``formats`` (Quarto format names; default: every format qmdbook
+    renders): a reference shown in a format whose target that format hides does not
+    resolve there (Quarto warns "Unable to resolve crossref" and prints "?@fig-a").
+    """
+    written = number_book(book).label
+    for fmt in formats or tuple(config.FORMATS.values()):
+        nums = number_book(book, fmt)
+        for ch in book.chapters:
+            for label, line in references(conditional.view(book, ch, fmt)):
+                if label in nums.label:
+                    continue
+                where = f"{ch.path.relative_to(book.root)}:{line}"
+                if label not in written:
+                    raise RefError(f"{where}: unresolved reference @{label}")
+                raise RefError(f"{where}: unresolved reference @{label} in format {fmt}: its "
+                               f"target is hidden in {fmt} (conditional content), so make the "
+                               "reference conditional too (Quarto would print ?@" + label + ")")

@@ -51,9 +51,22 @@ class Cell:
 
 @dataclass
 class Prose:
-    """Markdown between cells."""
+    """Markdown between cells.
+
+    A per-format view (``qmdbook.conditional``) drops lines: ``numbers`` then
+    holds the source line of each line of ``text``, and ``origin`` the block
+    as written (whose inline values were computed when it was executed).
+    """
     text: str
     line: int
+    numbers: list[int] | None = None
+    origin: Prose | None = None
+
+    def numbered(self) -> list[tuple[int, str]]:
+        """``(source line, text)`` of every line."""
+        lines = self.text.splitlines()
+        return list(zip(self.numbers if self.numbers is not None
+                        else range(self.line, self.line + len(lines)), lines))
 
 
 @dataclass
@@ -62,6 +75,7 @@ class Chapter:
     meta: dict
     blocks: list[Prose | Cell]
     appendix: bool = False
+    notes: list[str] = field(default_factory=list)  # warnings of a per-format view
 
     @property
     def cells(self) -> list[Cell]:
@@ -153,6 +167,9 @@ def parse_qmd(path: Path | str, text: str | None = None) -> Chapter:
     while i < len(lines):
         line = lines[i]
         if fence is None and CELL_OPEN.match(line):
+            if re.search(r"\bcontent-(visible|hidden)\b", line):
+                raise QmdError(f"{path}:{i + 1}: a conditional class on a code cell is not "
+                               "supported; put the cell in a ::: {.content-visible ...} div")
             if prose:
                 blocks.append(Prose("\n".join(prose), prose_start))
             opener = re.match(r"^`+", line).group(0)
@@ -223,7 +240,7 @@ def option_problems(text: str) -> list[tuple[int, str]]:
 def prose_lines(block: Prose):
     """``(line number, text)`` of a prose block's lines outside fenced code blocks."""
     fence = None
-    for n, line in enumerate(block.text.splitlines(), block.line):
+    for n, line in block.numbered():
         m = FENCE.match(line)
         if m and (fence is None or line.strip() == fence):
             fence = m.group(1) if fence is None else None

@@ -79,8 +79,7 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
     writable(out_dir)
     if freeze.reuse:
         writable(cache_dir)
-    check_references(book)
-    nums = number_book(book)
+    check_references(book, [config.FORMATS[fmt] for fmt in formats])
     result = Rendered()
 
     def run(ch):
@@ -103,7 +102,7 @@ def render_book(formats: tuple[str, ...] = ("html", "pdf"), root: Path | str = "
     with tempfile.TemporaryDirectory(prefix="qmdbook-") as tmp:
         work = Path(tmp)
         for fmt in formats:
-            target = Target(book, config.FORMATS[fmt], nums, work)
+            target = Target(book, config.FORMATS[fmt], number_book(book, config.FORMATS[fmt]), work)
             md = "\n\n".join(chapter_markdown(ch, done, target)
                              for ch, done in zip(book.chapters, executed))
             out = out_dir / f"{book.output_name}.{fmt}"
