@@ -195,6 +195,22 @@ def test_batchnorm_expanded_reads_the_stored_runs(found):
     assert literature.reported("ciresan2010") > net.test.mean
 
 
+def test_plain_sgd_reads_the_stored_runs(found):
+    """SGD as the assignment's text describes it (no momentum): the same rates and seeds as p2-sgd."""
+    from hw7.results.experiments import BASELINE, SGD_RATES, experiment
+
+    _, p2, _ = found
+    assert {c.lr for c in experiment("p2-sgd-plain")} == set(SGD_RATES)
+    assert all(c.momentum == 0 and not c.nesterov and c.replace(momentum=BASELINE.momentum, nesterov=True, lr=0.001,
+               seed=0, data_seed=0) == BASELINE for c in experiment("p2-sgd-plain"))
+    by = S.by(S.runs("p2-sgd-plain")).set_index("lr")
+    assert p2.plain_baseline.mean == by.loc[0.001, "mean"] and p2.plain_best.mean == by["mean"].max()
+    # the stored results, with a tolerance (5 images) that a real change of the training would exceed
+    assert [p2.plain_baseline.mean, p2.plain_best.mean] == pytest.approx([0.9125, 0.9656], abs=5e-4)
+    assert p2.plain_best_lr == 0.1 and p2.plain_tied == (0.03, 0.1)
+    assert p2.plain_baseline.mean < p2.baseline.mean - 5 * p2.baseline.sd  # "reaches only": well below momentum's
+
+
 def test_maxnorm_expanded_reads_the_stored_runs(found):
     """One hidden layer on distorted images with SGD, dropout and max-norm: validation first (seed 0),
     then three seeds on the test set, with probabilities for the committee."""

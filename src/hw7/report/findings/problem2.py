@@ -33,6 +33,10 @@ class Problem2:
     adam_largest_lr: float
     adam_largest: Accuracy
     first_epoch: dict[str, float]  # mean test accuracy after epoch 1: "sgd@0.001", "adam@0.001", "sgd@best", "adam@best"
+    plain_baseline: Accuracy  # SGD without momentum, as the assignment's text describes it, at η = 0.001
+    plain_best_lr: float
+    plain_best: Accuracy
+    plain_tied: tuple[float, ...]
     search: Search
     tuned: Tuned
     expanded: Tuned
@@ -55,7 +59,7 @@ def tied_with_best(summary: pd.DataFrame) -> tuple[float, ...]:
 def problem2() -> Problem2:
     """Problem 2's numbers: the SGD and ADAM learning-rate sweeps, the search, the tuned net."""
     sgd, adam = S.runs("p2-sgd"), S.runs("p2-adam")
-    sgd_by, adam_by = S.by(sgd), S.by(adam)
+    sgd_by, adam_by, plain_by = S.by(sgd), S.by(adam), S.by(S.runs("p2-sgd-plain"))
     best_sgd, best_adam = S.best(sgd_by), S.best(adam_by)
     good_sgd, good_adam = S.near_best(sgd_by, 0.005), S.near_best(adam_by, 0.005)
     return Problem2(
@@ -72,6 +76,8 @@ def problem2() -> Problem2:
         first_epoch={"sgd@0.001": S.epoch_acc(sgd, 0.001, 1), "adam@0.001": S.epoch_acc(adam, 0.001, 1),
                      "sgd@best": S.epoch_acc(sgd, best_sgd["lr"], 1),
                      "adam@best": S.epoch_acc(adam, best_adam["lr"], 1)},
+        plain_baseline=row_accuracy(plain_by, 0.001), plain_best_lr=float(S.best(plain_by)["lr"]),
+        plain_best=row_accuracy(plain_by, S.best(plain_by)["lr"]), plain_tied=tied_with_best(plain_by),
         search=search("problem2"), tuned=tuned("p2-best"), expanded=tuned("p2-best-expanded"),
         batchnorm=tuned("p3-batchnorm-shallow"),
         maxnorm_expanded_val=final_accuracy(S.runs("p2-maxnorm-expanded-val")), maxnorm_expanded=tuned("p2-maxnorm-expanded"),
