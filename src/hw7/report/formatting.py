@@ -108,6 +108,11 @@ def times(x: float) -> str:
     return f"{float(f'{x:.2g}'):,g}"
 
 
+def fraction(p: float) -> str:
+    """A rate such as dropout, to two significant digits, the same in every table and sentence (``0.024``, ``0.3``)."""
+    return f"{p:.2g}"
+
+
 def listing(items: list[str]) -> str:
     """``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -132,6 +137,7 @@ class inline:
     pm = staticmethod(_as_markdown(pm))
     difference = staticmethod(_as_markdown(difference))
     times = staticmethod(_as_markdown(times))
+    fraction = staticmethod(_as_markdown(fraction))
     name = staticmethod(_as_markdown(name))
     listing = staticmethod(_as_markdown(listing))
     text = staticmethod(_as_markdown(str))

@@ -14,7 +14,7 @@ import pandas as pd
 from hw7.config import RunConfig
 from hw7.report.findings.common import Accuracy
 from hw7.report.findings.problem3 import Problem3
-from hw7.report.formatting import fixed, pm
+from hw7.report.formatting import fixed, fraction, pm
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def training(c: RunConfig) -> str:
     the optimizer, dropout, max-norm, distortions and epochs."""
     parts = ["batch norm"] if c.batch_norm else []
     parts.append(c.optimizer.upper().replace("ADAMW", "AdamW"))
-    parts.append(f"dropout {c.input_dropout:.2g} (inputs) and {c.dropout:.2g}" if c.input_dropout
-                 else f"dropout {c.dropout:.2g}" if c.dropout else "no dropout")
+    parts.append(f"dropout {fraction(c.input_dropout)} (inputs) and {fraction(c.dropout)}" if c.input_dropout
+                 else f"dropout {fraction(c.dropout)}" if c.dropout else "no dropout")
     if c.max_norm:
         parts.append(f"max-norm {c.max_norm:g}")
     if c.augment != "none":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hw7.report import frames
-from hw7.report.formatting import count, difference, fixed, name as display_name, pm, rate, sci
+from hw7.report.formatting import count, difference, fixed, fraction, name as display_name, pm, rate, sci
 from hw7.report.literature import training
 from hw7.results import store, tune
 from hw7.results.experiments import EXPERIMENTS, experiment
@@ -84,7 +84,7 @@ def config_table(config) -> pd.DataFrame:
     schedule = {"none": "constant", "cosine": "cosine decay to 0",
                 "step": f"×{config.gamma:.2g} every {config.step_size} epochs"}[config.schedule]
     rows += [("schedule", schedule), ("batch size", str(config.batch_size)),
-             ("weight decay", rate(config.weight_decay, 2)), ("dropout", f"{config.dropout:.2f}"),
+             ("weight decay", rate(config.weight_decay, 2)), ("dropout", fraction(config.dropout)),
              ("epochs", str(config.epochs))]
     if config.ema:
         rows.append(("weight average", f"exponential, decay {config.ema:g} per step"))
