@@ -25,6 +25,9 @@ def test_a_sweep_statistic_is_its_run_recomputed_alone():
     assert s["steps_to"][i].tolist() == [int(steps_to(alone.error, t)) for t in R.TOLS]
     assert s["late_median"][i] == np.median(alone.error[-R.LATE:].astype(float))
     assert s["diverged_at"][i] == alone.diverged_at
+    steps = np.hypot(*np.diff(alone.traj[-R.LATE - 1:], axis=0).T)  # ADAM's step length near the minimum
+    assert s["late_step"][i] == pytest.approx(np.median(steps) / R.ETAS[i], rel=1e-12)
+    assert 0.01 < s["late_step"][i] < 0.1  # a few percent of η: what the chapter says
 
 
 def test_columns_keep_every_columns_extremes_and_the_ends():

@@ -56,7 +56,8 @@ PANEL_PIXELS = 4 * np.array([580.0, 460.0])  # a panel's width and height at fou
 COLUMNS = 2 * 1_300  # columns of the error curves: twice the pixels of the widest error plot at 200 dpi
 MAX_BYTES = 16 << 20  # the store is about 0.5 MiB; anything far larger is not it
 ROUNDING = 1e-9  # relative tolerance of the arrays computed through log10 or a fit (`differences`)
-STATS = {"diverged_at": np.int64, "steps_to": np.int64, "late_median": np.float64, "late_p10": np.float64,
+STATS = {"late_step": np.float64,  # median step length over the last LATE steps, in units of η
+         "diverged_at": np.int64, "steps_to": np.int64, "late_median": np.float64, "late_p10": np.float64,
          "late_p90": np.float64, "final_error": np.float64, "final_gap": np.float64, "first_x": np.float64,
          "start_error": np.float64}
 CASE_ARRAYS = ("path", "error_curve", "gap_curve", "scalars")  # scalars: diverged_at, off_plot, decades per 10⁴
@@ -100,9 +101,11 @@ def columns(y: np.ndarray, n: int = COLUMNS) -> np.ndarray:
     return np.c_[steps, y[steps]].astype(np.float32)
 
 
-def _stats(error: np.ndarray, traj_final: np.ndarray, first: np.ndarray, diverged_at: np.ndarray) -> dict:
+def _stats(error: np.ndarray, traj: np.ndarray, etas: np.ndarray, diverged_at: np.ndarray) -> dict:
     late = error[:, -LATE:].astype(float)
-    return {"diverged_at": diverged_at.astype(np.int64),
+    steps = np.linalg.norm(np.diff(traj[:, -LATE - 1:], axis=1), axis=-1)  # [runs, LATE] length of each step
+    traj_final, first = traj[:, -1], traj[:, 1]
+    return {"late_step": np.median(steps, axis=1) / etas, "diverged_at": diverged_at.astype(np.int64),
             "steps_to": np.stack([steps_to(error, t) for t in TOLS], axis=1).astype(np.int64),
             "late_median": np.median(late, axis=1), "late_p10": np.percentile(late, 10, axis=1),
             "late_p90": np.percentile(late, 90, axis=1), "final_error": error[:, -1].astype(float),
@@ -139,7 +142,7 @@ def compute() -> dict[str, np.ndarray]:
     for name, (method, inside) in SWEEPS.items():
         kw = {} if method != "adam" else {"eps_inside": inside}
         r = run(method, rosenbrock_grad, START, N_STEPS, ETAS, **kw)
-        arrays |= {f"{name}/{k}": v for k, v in _stats(r.error, r.final, r.traj[:, 1], r.diverged_at).items()}
+        arrays |= {f"{name}/{k}": v for k, v in _stats(r.error, r.traj, ETAS, r.diverged_at).items()}
         for m, eta in PLOTTED:
             if m == name:
                 i = int(np.flatnonzero(np.isclose(ETAS, eta, rtol=1e-9))[0])

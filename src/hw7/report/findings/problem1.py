@@ -22,6 +22,7 @@ class Descent1:
     final_gap: float  # f − f* after the last step
     settled: float  # median distance over the last `late` steps: the level it settles at
     band: tuple[float, float]  # 10th and 90th percentile of that distance: its oscillation
+    settled_step: float  # median length of a step over the last `late` steps, in units of η
     steps: dict[float, int]  # first step below each threshold (−1: never)
     diverged_at: int  # −1 if never
     first_x: float  # x after the first step
@@ -68,7 +69,7 @@ def descent1(method: str, eta: float, eps_inside: bool = True) -> Descent1:
     s, i = R.sweep_stats(name), R.grid_index(eta)
     return Descent1(method=method, eta=float(R.ETAS[i]), final_error=float(s["final_error"][i]),
                     final_gap=float(s["final_gap"][i]), settled=float(s["late_median"][i]),
-                    band=(float(s["late_p10"][i]), float(s["late_p90"][i])),
+                    band=(float(s["late_p10"][i]), float(s["late_p90"][i])), settled_step=float(s["late_step"][i]),
                     steps={t: int(s["steps_to"][i, j]) for j, t in enumerate(R.TOLS)},
                     diverged_at=int(s["diverged_at"][i]), first_x=float(s["first_x"][i]),
                     start_error=float(s["start_error"][i]))
