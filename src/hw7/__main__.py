@@ -178,10 +178,13 @@ def cmd_check(args: argparse.Namespace) -> None:
     from hw7.results.check import check
 
     report = check(reproduce_runs=args.reproduce)
+    compared = report.reproduced + report.tolerated
     print(f"{report.records} run records, {report.journals} Optuna journals checked"
-          + (f"; {report.reproduced} of {report.records} records ({report.groups} groups) reproduce "
-             "their first epoch bitwise" if args.reproduce else "")
-          + f"; {len(report.faults)} faults ({report.seconds:.0f} s)")
+          + (f"; of {report.records} records ({report.groups} groups) {compared} reproduce their first epoch: "
+             f"{report.reproduced} bitwise (computed on this CPU with these libraries), {report.tolerated} within "
+             "tolerance (computed on " + (", ".join(sorted(report.elsewhere)) or "another CPU")
+             + f"; largest difference {report.worst:.2f} of its tolerance)" if args.reproduce else "")
+          + f"; {len(report.faults)} faults ({report.seconds:.1f} s)")
     if report.faults:
         sys.exit(1)
 
