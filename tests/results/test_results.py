@@ -1,6 +1,7 @@
 """Trusting results/: one key one set of numbers, a store that checks what it loads,
 `hw7 check`, two processes on one group, and checkpoints that resume bitwise."""
 
+import hashlib
 import json
 import os
 import re
@@ -22,9 +23,11 @@ ROOT = PROJECT_ROOT
 
 @pytest.fixture(scope="module")
 def small(mnist):
-    """500 training images and 200 test images: a 2-epoch run takes a fraction of a second."""
+    """500 training images and 200 test images: a 2-epoch run takes a fraction of a second. Its digest
+    is its own (a record's data digest tells the store how many evaluation images it has)."""
+    digest = hashlib.sha256(f"500 training and 200 test images of {mnist.sha256}".encode()).hexdigest()
     return MNIST(mnist.train_x[:500], mnist.train_y[:500], mnist.test_x[:200], mnist.test_y[:200],
-                 mnist.root, mnist.sha256)
+                 mnist.root, digest)
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +49,10 @@ def sweep_of(**kw) -> list[RunConfig]:
     base = RunConfig(sizes=(784, 65, 10), epochs=2, batch_size=50, **kw)
     return [base.replace(lr=lr, weight_decay=wd, momentum=mo)
             for lr, wd, mo in ((0.01, 1e-5, 0.8), (0.1, 1e-3, 0.9), (0.03, 0.0, 0.5))]
+
+
+def without_digest(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != store.DIGEST}
 
 
 def numbers(record: dict) -> dict:
@@ -233,10 +240,10 @@ def test_check_reproduces_stored_groups_bitwise(stored, small):
     report = Report()
     reproduce(store.all_records(root), report, small, root=root)
     assert report.faults == [] and report.reproduced == 3 and report.groups == 1
-    path = root / "runs" / f"{records[1]['key']}.json"
-    edited = json.loads(path.read_text())
-    edited["history"]["train_loss"][0] = float(edited["history"]["train_loss"][0]) + 1e-12
-    path.write_text(json.dumps(edited))
+    edited = store.read(root / "runs" / f"{records[1]['key']}.json")  # a deliberate edit: its digest recomputed
+    edited = edited | {"history": edited["history"] | {"train_loss": [edited["history"]["train_loss"][0] + 1e-12,
+                                                                      *edited["history"]["train_loss"][1:]]}}
+    store.save(edited, root, replace=True)
     report = Report()
     reproduce(store.all_records(root), report, small, root=root)
     assert report.reproduced == 2 and len(report.faults) == 1 and "train_loss" in report.faults[0]
@@ -336,7 +343,8 @@ def test_stopped_run_resumes_bitwise(small, tmp_path, monkeypatch, optimizer, re
     with pytest.raises(KeyboardInterrupt):
         sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)
     ckpt = store.checkpoint_path([store.key_of(c) for c in configs], tmp_path / "b")
-    assert ckpt.is_file() and not (tmp_path / "b" / "runs").exists()
+    assert ckpt.is_file() and list((tmp_path / "b" / "runs").iterdir()) == []  # nothing stored
+    assert list(ckpt.parent.iterdir()) == [ckpt]  # the room reserved for the records released
     saved.clear()
     resumed = sweep.train_many(configs, small, root=tmp_path / "b", progress=False, checkpoint_every=0)
     assert saved == [2, 3]  # epoch 1 was not trained again
@@ -423,7 +431,7 @@ def test_new_runs_keep_probabilities_and_their_keys(small, tmp_path):
 @pytest.mark.parametrize("tamper, fault", [
     (lambda r: r | {"probabilities": "not base64!"}, "probabilities: not encoded probabilities"),
     (lambda r: r | {"probabilities": store.encode_probabilities([[1.0] + [0.0] * 9] * 199)},
-     "probabilities: 199 rows for 200 predictions"),
+     "probabilities: 199 rows for 200 evaluation images"),
     (lambda r: r | {"probabilities": store.encode_probabilities([[0.5] * 10] * 200)},
      "probabilities: a row's sum is 4 away from 1"),
     (lambda r: r | {"probabilities": 3}, "field 'probabilities' has type int"),
@@ -447,17 +455,17 @@ def test_add_probabilities_rewrites_only_what_reproduces_bitwise(small, tmp_path
     assert sorted(add_probabilities(configs, small, tmp_path / "a", progress=False)) == sorted(r["key"] for r in stored)
     for old, config, reference in zip(stored, configs, fresh):
         new = store.load(config, tmp_path / "a")
-        assert new == old | {"probabilities": reference["probabilities"]}  # the one field added, bit for bit
+        assert without_digest(new) == without_digest(old) | {"probabilities": reference["probabilities"]}  # bitwise
     assert add_probabilities(configs, small, tmp_path / "a", progress=False) == []  # nothing left to add
     assert check(tmp_path / "a").faults == []
     # a stored history that the re-training does not give back bitwise: nothing is written
     path = store.path_of(configs[1], tmp_path / "b")
-    edited = json.loads(path.read_text())
+    edited = without_digest(json.loads(path.read_text()))
     del edited["probabilities"]
     edited["history"]["eval_loss"][-1] += 1e-9
-    path.write_text(json.dumps(edited))
+    store.save(edited, tmp_path / "b", replace=True)
     with pytest.raises(NotReproduced, match=f"run {edited['key']} re-trained with its group of 3"):
         add_probabilities(configs, small, tmp_path / "b", progress=False)
-    assert json.loads(path.read_text()) == edited
+    assert without_digest(json.loads(path.read_text())) == edited
     with pytest.raises(ValueError, match="1 runs are not stored"):
         add_probabilities([configs[0].replace(lr=0.5)], small, tmp_path / "b")

@@ -11,19 +11,23 @@ decides what to train and stores what ``fit`` returns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Callable
 
+import numpy
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm  # not tqdm.auto: no notebook widgets; disable=None silences it off a TTY
 
 from hw7.config import DEVICES, RunConfig, lr_at
 from hw7.data import MNIST, split_validation
-from hw7.engine import checkpoint as hw7_checkpoint, epoch_kernel
+from hw7.engine import cbuild, checkpoint as hw7_checkpoint, epoch_kernel
 from hw7.engine.augment import augment_batch
 from hw7.engine.runs import HISTORY_KEYS, finite_or_none, key_of
 from hw7.engine.stacked import StackedAdam, StackedEMA, StackedMLP, StackedSGD
@@ -53,10 +57,44 @@ def split_for(config: RunConfig, mnist: MNIST) -> tuple[torch.Tensor, ...]:
     return mnist.train_x[fit], mnist.train_y[fit], mnist.train_x[val], mnist.train_y[val]
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() in ("model name", "Model", "Hardware") and value.strip():
+                    return value.strip()
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def math_libraries() -> dict[str, str]:
+    """What computes the numbers besides our own code: torch's build, its BLAS (MKL), oneDNN and the
+    vector instructions its kernels use here, numpy's BLAS, and the C compiler of the compiled kernels."""
+    config = torch.__config__.show()
+    libraries = {"torch": torch.__version__, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                 "torch_blas": re.search(r"BLAS_INFO=(\w+)", config).group(1) if "BLAS_INFO=" in config else "none"}
+    for name, pattern in (("mkl", r"Math Kernel Library Version (.+?) for"), ("onednn", r"MKL-DNN (v[\d.]+)")):
+        found = re.search(pattern, config)
+        libraries[name] = found.group(1).strip() if found else "none"
+    blas = numpy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    libraries["numpy_blas"] = f"{blas.get('name', '?')} {blas.get('version', '?')} (numpy {numpy.__version__})"
+    try:
+        cc = subprocess.run([cbuild.compiler(), "--version"], capture_output=True, text=True, timeout=10)
+        libraries["cc"] = (cc.stdout.splitlines() or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        libraries["cc"] = "none"
+    return libraries
+
+
 def environment(device: torch.device) -> dict:
+    """Where a run was computed: what its numbers can depend on (`hw7.results.check` compares them bitwise
+    only on the same CPU model and libraries)."""
     return {"torch": torch.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "device": str(device), "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
+            "device": str(device), "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "cpu": cpu_model(), "libraries": dict(math_libraries())}
 
 
 def resolve_device(device: str) -> torch.device:

@@ -60,6 +60,8 @@ def add_probabilities(configs: list[RunConfig], mnist: MNIST | None = None, root
     if missing:
         raise ValueError(f"{len(missing)} runs are not stored (first: {missing[0]}); compute them first")
     groups = list(dict.fromkeys(tuple(r["group"]) for r in records if "probabilities" not in r))
+    if groups:
+        store.check_writable(root)  # before anything trains
     added = []
     for i, keys in enumerate(groups):
         with store.group_lock(list(keys), root):

@@ -49,7 +49,9 @@ def train_group(configs: list[RunConfig], mnist: MNIST | None = None, epochs: in
     tensors = [t.to(dev) for t in split_for(configs[0], mnist)]
     keys = [store.key_of(c) for c in configs]
     ckpt = store.checkpoint_path(keys, root) if epochs is None else None
-    resumed = hw7_checkpoint.load(ckpt, keys, configs[0].epochs) if ckpt is not None else None
+    resumed = hw7_checkpoint.load(ckpt, keys, configs[0].epochs, configs) if ckpt is not None else None
+    if ckpt is not None and resumed is None:
+        hw7_checkpoint.remove(ckpt)  # absent, or not this group's (ignored): ``fit`` starts from the first epoch
     start = time.perf_counter()
     model, hist, diverged = fit(configs, *tensors, epochs=epochs, progress=progress, checkpoint=ckpt,
                                 checkpoint_every=checkpoint_every)
@@ -155,11 +157,14 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
     experiment's full list, defaults to ``configs``), whose group-mates already stored
     are re-verified (if stored from this very group), never overwritten. Each group is
     trained under its lock, so a second process waits for, then skips, what a first one
-    is training. With ``train_missing=False`` a missing run is an error instead (what
+    is training. Before training it checks it can write the store, and reserves room for each
+    group's records: a store that fails afterwards keeps them, and the next call stores them
+    (`hw7.results.store.reserve`). With ``train_missing=False`` a missing run is an error instead (what
     the chapters use when they must not train at render time). ``progress``: None shows
     tqdm's bars on a terminal and otherwise one line per finished group; False nothing.
     """
     unique = list(dict.fromkeys(configs))
+    store.store_all_kept(root)  # runs an earlier call trained but could not store
     missing = [c for c in unique if store.load(c, root) is None]
     if missing and not train_missing:
         raise RuntimeError(f"{len(missing)} runs are not in the store (first: {missing[0]}); "
@@ -167,6 +172,8 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
     groups = plan(unique, universe or unique, max_group, root)
     for group in groups:  # before anything is allocated or locked
         check_memory(group, resolve_device(device), 60_000, 10_000)
+    if groups:
+        store.check_writable(root)
     terminal = sys.stderr.isatty()
     for i, group in enumerate(groups):
         keys = [store.key_of(c) for c in group]
@@ -177,22 +184,17 @@ def train_many(configs: list[RunConfig], mnist: MNIST | None = None, root=None, 
             if progress is not False and terminal:
                 print(f"group {i + 1}/{len(groups)}: {len(group)} configs", file=sys.stderr)
             start = time.perf_counter()
-            records = train_group(group, mnist, device=device, progress=progress, predictions=predictions,
-                                  root=root, checkpoint_every=checkpoint_every, probabilities=probabilities)
-            new = 0
+            with store.reserve(keys, store.kept_bytes(group, predictions, probabilities), root) as room:
+                records = train_group(group, mnist, device=device, progress=progress, predictions=predictions,
+                                      root=root, checkpoint_every=checkpoint_every, probabilities=probabilities)
+                kept = room.keep([r for old, r in zip(stored, records) if old is None])
+            hw7_checkpoint.remove(store.checkpoint_path(keys, root))  # the records are safe on disk now
+            new = store.store_kept(kept, root)
             for old, record in zip(stored, records):
-                if old is None:
-                    try:
-                        store.save(record, root)
-                        new += 1
-                    except FileExistsError:
-                        print(f"run {record['key']} was stored meanwhile by another process; kept that one",
-                              file=sys.stderr)
-                elif old["group"] == keys and not same_numbers(old, record):
+                if old is not None and old["group"] == keys and not same_numbers(old, record):
                     print(f"warning: run {record['key']} re-trained with its group does not reproduce its "
                           "stored numbers bitwise (another machine or library version?); kept the stored one",
                           file=sys.stderr)
-            hw7_checkpoint.remove(store.checkpoint_path(keys, root))
             if progress is None and not terminal:  # tqdm is silent here (a log file, a pipe): one line instead
                 print(f"group {i + 1}/{len(groups)} ({describe(group)}): {len(group)} run{'s' * (len(group) > 1)} "
                       f"trained in {time.perf_counter() - start:.0f} s, {new} stored", file=sys.stderr, flush=True)

@@ -180,8 +180,8 @@ def expected_layout() -> dict[str, tuple[type, tuple[int | None, ...]]]:
         "etas": (np.float64, (k,)), "tols": (np.float64, (len(TOLS),)), "start": (np.float64, (2,)),
         "n_steps": (np.int64, ()), "late": (np.int64, ())}
     for name in SWEEPS:
-        for stat, dtype in STATS.items():
-            out[f"{name}/{stat}"] = (dtype, (k, len(TOLS)) if stat == "steps_to" else (k,))
+        for statistic, dtype in STATS.items():
+            out[f"{name}/{statistic}"] = (dtype, (k, len(TOLS)) if statistic == "steps_to" else (k,))
     for m, eta in PLOTTED:
         for a in CASE_ARRAYS:
             out[f"case/{m}/{eta:.0e}/{a}"] = (np.float64, (3,)) if a == "scalars" else (np.float32, (None, 2))
