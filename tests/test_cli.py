@@ -211,9 +211,9 @@ def test_train_with_results_read_only_is_one_line_error():
     with readonly_project() as project:
         done = hw7_as_other_user(project, "train", "--sizes", "784", "7", "10", "--epochs", "1")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.splitlines()[-1] == (f"error: {project}/results/locks: Permission denied; fix: give this "
-                                            "user write access to it, or work in a copy of the project that this "
-                                            "user can write")
+    assert done.stderr.splitlines()[-1] == (f"error: {project}/results/runs is not writable (Permission denied); "
+                                            "nothing was trained: make it writable for this user (or work in a copy "
+                                            "of the project you can write) and run again")
 
 
 def test_render_of_a_read_only_project_is_one_line_error(mnist):  # render verifies MNIST first

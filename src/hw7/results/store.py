@@ -386,6 +386,13 @@ def record_paths(root: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if not p.name.startswith(TMP_PREFIX))
 
 
+def shared_mode() -> int:
+    """The mode an ordinary new file gets here (0o666 less the umask), for files written through ``mkstemp``."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save(record: dict, root: Path | None = None, replace: bool = False) -> Path:
     """Write one run's record, with its ``content_sha256``, atomically (temp file, synced, then link or rename).
 
@@ -399,6 +406,7 @@ def save(record: dict, root: Path | None = None, replace: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX, suffix=".json")
     try:
+        os.fchmod(fd, shared_mode())  # mkstemp's file is private; a stored result is for every reader
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, allow_nan=False)
             f.flush()

@@ -197,6 +197,9 @@ def save(arrays: dict[str, np.ndarray], path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # mkstemp's file is private; the store is for every reader
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
         os.replace(tmp, path)
