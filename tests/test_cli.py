@@ -216,7 +216,9 @@ def test_train_with_results_read_only_is_one_line_error():
                                             "of the project you can write) and run again")
 
 
-def test_render_of_a_read_only_project_is_one_line_error(mnist):  # render verifies MNIST first
+def test_render_of_a_read_only_project_is_one_line_error(mnist, monkeypatch):
+    # render verifies MNIST first: point the copy at the data the tests use (the copy holds no data/)
+    monkeypatch.setenv("HW7_DATA", str(mnist.root))
     with readonly_project() as project:
         done = hw7_as_other_user(project, "render", "--to", "html")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
